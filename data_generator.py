@@ -1,0 +1,374 @@
+"""Batches of normalised features (spectrogram or MFCC) and labels for CTC training, and plots of one clip.
+
+A corpus description is a JSON-lines file, one clip per line: ``{"key": path, "duration": s, "text": ...}``
+(written by create_desc_json.py). ``AudioGenerator`` reads the training, validation and test
+descriptions, computes each clip's features once (they are cached for the life of the process, so every
+model trained in one notebook session reuses them), and groups clips of similar length into batches, so
+little of each batch is padding. Every clip is visited once per epoch, the last short batch included.
+"""
+import json
+import os
+import random
+
+import numpy as np
+
+import utils
+from char_map import ALPHABET, text_to_int_sequence
+from utils import AudioError, calc_feat_dim, mfcc_from_file, spectrogram_from_file
+
+RNG_SEED = 123  # the order of batches and the clips used for normalisation are reproducible
+NORMALIZE_EPSILON = 1e-14
+
+# features of every clip featurized in this process, keyed by file identity and feature settings
+_FEATURE_CACHE = {}
+
+
+def _cache_key(path, settings):
+    stat = os.stat(path)
+    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, settings)
+
+
+def pack_ctc_targets(labels, output_lengths):
+    """Pack a batch's labels for the CTC loss: int32 array, shape (batch, 2 + longest label).
+
+    Column 0 holds each clip's number of model output frames, column 1 its label length, the rest the
+    label's character indices padded with zeros. Keras hands the loss one target tensor per batch; this
+    layout carries everything the loss needs in it (train_utils.ctc_loss unpacks it).
+    """
+    width = 2 + max((len(label) for label in labels), default=0)
+    packed = np.zeros((len(labels), width), dtype=np.int32)
+    for row, (label, frames) in enumerate(zip(labels, output_lengths)):
+        packed[row, 0] = frames
+        packed[row, 1] = len(label)
+        packed[row, 2:2 + len(label)] = label
+    return packed
+
+
+class AudioGenerator:
+    """Reads corpus descriptions and yields padded batches of normalised features with their labels."""
+
+    def __init__(self, step=10, window=20, max_freq=8000, mfcc_dim=13, minibatch_size=20, desc_file=None,
+                 spectrogram=True, max_duration=10.0, sort_by_duration=False, seed=RNG_SEED):
+        """
+        Params:
+            step (int): ms between feature frames
+            window (int): ms of audio per spectrogram frame
+            max_freq (int): highest spectrogram frequency, Hz
+            mfcc_dim (int): MFCC coefficients per frame
+            minibatch_size (int): clips per batch
+            desc_file (str): optional training description to load at once
+            spectrogram (bool): spectrogram features if True, else MFCC
+            max_duration (float): clips longer than this many seconds are left out
+            sort_by_duration (bool): visit clips shortest first, in a fixed order (a curriculum);
+                otherwise batches of similar length are visited in a new random order each epoch
+        """
+        self.feat_dim = calc_feat_dim(window, max_freq) if spectrogram else mfcc_dim
+        self.feats_mean = np.zeros((self.feat_dim,), dtype=np.float32)
+        self.feats_std = np.ones((self.feat_dim,), dtype=np.float32)
+        self.rng = random.Random(seed)
+        self.step = step
+        self.window = window
+        self.max_freq = max_freq
+        self.mfcc_dim = mfcc_dim
+        self.minibatch_size = minibatch_size
+        self.spectrogram = spectrogram
+        self.max_duration = max_duration
+        self.sort_by_duration = sort_by_duration
+        self.epochs_served = {"train": 0, "valid": 0, "test": 0}
+        for partition in ("train", "valid", "test"):
+            self._set_partition(partition, [], [], [])
+        if desc_file is not None:
+            self.load_metadata_from_desc_file(desc_file, "train")
+
+    # ----------------------------------------------------------------------------- corpus descriptions
+    def _set_partition(self, partition, paths, durations, texts):
+        prefix = {"train": "train", "valid": "valid", "test": "test"}[partition]
+        setattr(self, f"{prefix}_audio_paths", list(paths))
+        setattr(self, f"{prefix}_durations", list(durations))
+        setattr(self, f"{prefix}_texts", list(texts))
+
+    def _partition(self, partition):
+        prefix = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}.get(partition)
+        if prefix is None:
+            raise ValueError(f"unknown partition {partition!r}: use 'train', 'valid' or 'test'")
+        return (getattr(self, f"{prefix}_audio_paths"), getattr(self, f"{prefix}_durations"),
+                getattr(self, f"{prefix}_texts"))
+
+    def load_train_data(self, desc_file="train_corpus.json"):
+        self.load_metadata_from_desc_file(desc_file, "train")
+        self.fit_train()
+        if self.sort_by_duration:
+            self.sort_data_by_duration("train")
+
+    def load_validation_data(self, desc_file="valid_corpus.json"):
+        self.load_metadata_from_desc_file(desc_file, "validation")
+        if self.sort_by_duration:
+            self.sort_data_by_duration("valid")
+
+    def load_test_data(self, desc_file="test_corpus.json"):
+        self.load_metadata_from_desc_file(desc_file, "test")
+
+    def load_metadata_from_desc_file(self, desc_file, partition):
+        """Read a JSON-lines description; clips over max_duration or with unusable text are left out."""
+        if not os.path.exists(desc_file):
+            raise FileNotFoundError(f"{desc_file}: corpus description not found; build it with `make corpus` "
+                                    "or `python create_desc_json.py LibriSpeech/<set> " + desc_file + "`")
+        paths, durations, texts = [], [], []
+        too_long = 0
+        with open(desc_file, encoding="utf-8") as lines:
+            for line_number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    spec = json.loads(line)
+                    key, duration, text = spec["key"], float(spec["duration"]), spec["text"]
+                except (ValueError, KeyError, TypeError) as err:
+                    raise ValueError(f"{desc_file} line {line_number}: not a clip description ({err}); "
+                                     "recreate the file with create_desc_json.py") from err
+                if duration > self.max_duration:
+                    too_long += 1
+                    continue
+                unknown = sorted(set(text) - set(ALPHABET))
+                if unknown:
+                    print(f"{desc_file} line {line_number}: {key} left out: characters {unknown} are not in "
+                          "the alphabet (recreate the description with create_desc_json.py)")
+                    continue
+                paths.append(key)
+                durations.append(duration)
+                texts.append(text)
+        if too_long:
+            print(f"{desc_file}: {too_long} clips longer than {self.max_duration} s left out")
+        self._set_partition({"validation": "valid"}.get(partition, partition), paths, durations, texts)
+
+    def drop_unfit(self, partition, output_length):
+        """Leave out clips whose transcript is longer than the model's output; CTC cannot align them.
+
+        ``output_length`` maps feature frames to output frames. Returns the number left out.
+        """
+        paths, durations, texts = self._partition(partition)
+        keep = []
+        for i, (path, text) in enumerate(zip(paths, texts)):
+            frames = self.frame_count(durations[i])
+            if output_length(frames) >= len(text):
+                keep.append(i)
+        dropped = len(paths) - len(keep)
+        if dropped:
+            name = {"validation": "valid"}.get(partition, partition)
+            self._set_partition(name, [paths[i] for i in keep], [durations[i] for i in keep],
+                                [texts[i] for i in keep])
+        return dropped
+
+    def frame_count(self, duration):
+        """Feature frames of a clip of ``duration`` seconds (both feature kinds step by ``step`` ms)."""
+        samples = int(round(duration * utils.SAMPLE_RATE))
+        window = int(0.001 * (self.window if self.spectrogram else 25) * utils.SAMPLE_RATE)
+        hop = int(0.001 * self.step * utils.SAMPLE_RATE)
+        if self.spectrogram:
+            return max(0, 1 + (samples - window) // hop)
+        return max(1, 1 + int(np.ceil((samples - window) / hop)))
+
+    # ----------------------------------------------------------------------------- features
+    def featurize(self, audio_clip):
+        """Features of one file: shape (frames, feat_dim); computed once per process, then cached."""
+        settings = ("spec", self.step, self.window, self.max_freq) if self.spectrogram else \
+            ("mfcc", self.step, self.mfcc_dim)
+        key = _cache_key(audio_clip, settings) if os.path.exists(audio_clip) else None
+        if key is not None and key in _FEATURE_CACHE:
+            return _FEATURE_CACHE[key]
+        if self.spectrogram:
+            feature = spectrogram_from_file(audio_clip, step=self.step, window=self.window,
+                                            max_freq=self.max_freq)
+        else:
+            feature = mfcc_from_file(audio_clip, mfcc_dim=self.mfcc_dim, step=self.step)
+        if key is not None:
+            _FEATURE_CACHE[key] = feature
+        return feature
+
+    def normalize(self, feature, eps=NORMALIZE_EPSILON):
+        """Scale features to zero mean, unit variance with the training set's statistics."""
+        return (feature - self.feats_mean) / (self.feats_std + eps)
+
+    def fit_train(self, k_samples=100):
+        """Estimate the features' mean and standard deviation from ``k_samples`` training clips."""
+        if not self.train_audio_paths:
+            raise ValueError("no training clips loaded: call load_train_data() first")
+        k_samples = min(k_samples, len(self.train_audio_paths))
+        samples = random.Random(RNG_SEED).sample(self.train_audio_paths, k_samples)
+        feats = np.vstack([self.featurize(path) for path in samples])
+        self.feats_mean = feats.mean(axis=0)
+        self.feats_std = feats.std(axis=0)
+
+    def prepare(self, partition, progress=True):
+        """Featurize every clip of a partition now; unreadable clips are reported and left out.
+
+        Returns the number left out. Doing this once before training keeps the first epoch as fast
+        as the rest and turns a bad file into a message, not a crash in the middle of an epoch.
+        """
+        paths, durations, texts = self._partition(partition)
+        keep, bad = [], []
+        for i, path in enumerate(paths):
+            try:
+                self.featurize(path)
+                keep.append(i)
+            except AudioError as err:
+                bad.append(str(err))
+        for message in bad:
+            print(f"left out: {message}")
+        if bad:
+            name = {"validation": "valid"}.get(partition, partition)
+            self._set_partition(name, [paths[i] for i in keep], [durations[i] for i in keep],
+                                [texts[i] for i in keep])
+        if progress:
+            print(f"{partition}: {len(keep)} clips ready ({sum(durations[i] for i in keep) / 60:.1f} min)")
+        return len(bad)
+
+    # ----------------------------------------------------------------------------- batches
+    def batch_order(self, partition):
+        """Clip indices of each batch for one epoch; every clip appears exactly once."""
+        _, durations, _ = self._partition(partition)
+        by_length = sorted(range(len(durations)), key=lambda i: (durations[i], i))
+        batches = [by_length[i:i + self.minibatch_size] for i in range(0, len(by_length), self.minibatch_size)]
+        if not self.sort_by_duration and partition == "train":
+            self.rng.shuffle(batches)
+        return batches
+
+    def get_batch(self, partition, indices=None):
+        """One batch as the 2017 code shaped it: (inputs, outputs) dictionaries.
+
+        inputs: ``the_input`` (batch, max frames, feat_dim) float32, zero padded; ``the_labels``
+        (batch, longest label) int; ``input_length`` and ``label_length`` (batch,) ints.
+        outputs: ``ctc`` zeros of shape (batch,), kept for code written against the 2017 interface.
+        Without ``indices`` the first ``minibatch_size`` clips of the partition are used.
+        """
+        paths, _, texts = self._partition(partition)
+        if indices is None:
+            indices = range(min(self.minibatch_size, len(paths)))
+        features = [self.normalize(self.featurize(paths[i])) for i in indices]
+        labels = [text_to_int_sequence(texts[i]) for i in indices]
+        max_frames = max(f.shape[0] for f in features)
+        max_label = max(len(label) for label in labels)
+        x = np.zeros((len(features), max_frames, self.feat_dim), dtype=np.float32)
+        y = np.zeros((len(features), max_label), dtype=np.int32)
+        for row, (feature, label) in enumerate(zip(features, labels)):
+            x[row, :feature.shape[0]] = feature
+            y[row, :len(label)] = label
+        inputs = {"the_input": x, "the_labels": y,
+                  "input_length": np.array([f.shape[0] for f in features], dtype=np.int32),
+                  "label_length": np.array([len(label) for label in labels], dtype=np.int32)}
+        return inputs, {"ctc": np.zeros((len(features),), dtype=np.float32)}
+
+    def epoch(self, partition):
+        """Yield the batches of one pass over a partition (see ``get_batch``)."""
+        for indices in self.batch_order(partition):
+            yield self.get_batch(partition, indices)
+        self.epochs_served[{"validation": "valid"}.get(partition, partition)] += 1
+
+    def _forever(self, partition):
+        if not self._partition(partition)[0]:
+            raise ValueError(f"no {partition} clips loaded")
+        while True:
+            yield from self.epoch(partition)
+
+    def next_train(self):
+        """Endless training batches, epoch after epoch."""
+        return self._forever("train")
+
+    def next_valid(self):
+        """Endless validation batches."""
+        return self._forever("valid")
+
+    def next_test(self):
+        """Endless test batches."""
+        return self._forever("test")
+
+    def dataset(self, partition, output_length):
+        """A tf.data.Dataset of one epoch of (features, packed CTC targets) for Keras ``fit``.
+
+        The time axis is declared ``None`` explicitly: Keras would otherwise fix the shape it sees in
+        the first batches and fail on the next length.
+        """
+        import tensorflow as tf
+
+        def batches():
+            for inputs, _ in self.epoch(partition):
+                frames = [int(output_length(int(n))) for n in inputs["input_length"]]
+                labels = [row[:n] for row, n in zip(inputs["the_labels"], inputs["label_length"])]
+                yield inputs["the_input"], pack_ctc_targets(labels, frames)
+
+        signature = (tf.TensorSpec(shape=(None, None, self.feat_dim), dtype=tf.float32),
+                     tf.TensorSpec(shape=(None, None), dtype=tf.int32))
+        return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
+
+    # ----------------------------------------------------------------------------- ordering (2017 API)
+    def shuffle_data_by_partition(self, partition):
+        """Shuffle a partition's clips in place (paths, durations and texts together)."""
+        paths, durations, texts = self._partition(partition)
+        order = list(range(len(paths)))
+        self.rng.shuffle(order)
+        name = {"validation": "valid"}.get(partition, partition)
+        self._set_partition(name, [paths[i] for i in order], [durations[i] for i in order],
+                            [texts[i] for i in order])
+
+    def sort_data_by_duration(self, partition):
+        """Sort a partition's clips by increasing duration."""
+        paths, durations, texts = self._partition(partition)
+        order = sorted(range(len(paths)), key=lambda i: (durations[i], i))
+        name = {"validation": "valid"}.get(partition, partition)
+        self._set_partition(name, [paths[i] for i in order], [durations[i] for i in order],
+                            [texts[i] for i in order])
+
+
+# --------------------------------------------------------------------------------- one clip, visualised
+def vis_train_features(index=0, desc_file="train_corpus.json"):
+    """Transcript, raw audio, normalised MFCC and spectrogram, and path of training clip ``index``."""
+    audio_gen = AudioGenerator(spectrogram=True)
+    audio_gen.load_train_data(desc_file)
+    vis_audio_path = audio_gen.train_audio_paths[index]
+    vis_spectrogram_feature = audio_gen.normalize(audio_gen.featurize(vis_audio_path))
+    mfcc_gen = AudioGenerator(spectrogram=False)
+    mfcc_gen.load_train_data(desc_file)
+    vis_mfcc_feature = mfcc_gen.normalize(mfcc_gen.featurize(vis_audio_path))
+    vis_text = audio_gen.train_texts[index]
+    vis_raw_audio = utils.load_audio(vis_audio_path)
+    print(f"There are {len(audio_gen.train_audio_paths)} total training examples.")
+    return vis_text, vis_raw_audio, vis_mfcc_feature, vis_spectrogram_feature, vis_audio_path
+
+
+def plot_raw_audio(vis_raw_audio, sample_rate=utils.SAMPLE_RATE):
+    """Waveform against time in seconds."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(12, 3))
+    ax = fig.add_subplot(111)
+    seconds = np.arange(len(vis_raw_audio)) / sample_rate
+    ax.plot(seconds, vis_raw_audio)
+    ax.set_title("Audio Signal")
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Amplitude")
+    ax.set_xlim(0, seconds[-1] if len(seconds) else 1)
+    plt.show()
+
+
+def _plot_feature(feature, title, ylabel):
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    fig = plt.figure(figsize=(12, 5))
+    ax = fig.add_subplot(111)
+    image = ax.imshow(feature.T, cmap=plt.cm.jet, aspect="auto", origin="lower")
+    ax.set_title(title)
+    ax.set_xlabel("Time (frames of 10 ms)")
+    ax.set_ylabel(ylabel)
+    colorbar_axis = make_axes_locatable(ax).append_axes("right", size="3%", pad=0.1)
+    plt.colorbar(image, cax=colorbar_axis)
+    plt.show()
+
+
+def plot_mfcc_feature(vis_mfcc_feature):
+    """Normalised MFCCs: coefficient against time."""
+    _plot_feature(vis_mfcc_feature, "Normalized MFCC", "MFCC coefficient")
+
+
+def plot_spectrogram_feature(vis_spectrogram_feature):
+    """Normalised log spectrogram: frequency bin (50 Hz each) against time."""
+    _plot_feature(vis_spectrogram_feature, "Normalized Spectrogram", "Frequency bin (50 Hz)")

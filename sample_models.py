@@ -1,0 +1,181 @@
+"""Acoustic models: audio features in, per-frame character probabilities (29 = 28 characters + blank) out.
+
+Every function builds a Keras model whose input is ``(batch, frames, input_dim)`` and whose output is
+``(batch, output_length(frames), output_dim)`` after a softmax, prints its summary and returns it with:
+- ``model.output_length``: maps input frames to output frames (CTC needs it for each clip);
+- ``model.build_spec``: the call that rebuilds the same architecture, stored with the training history
+  so that saved weights can always be loaded into a freshly built model.
+
+The per-timestep Dense layers of the 2017 notebook were wrapped in ``TimeDistributed``. A Keras 3
+``Dense`` applied to a (batch, time, features) tensor already acts on every time step with shared
+weights, which is what that wrapper meant; the wrapper itself mis-infers shapes when the sequence length
+changes from batch to batch in Keras 3.15, so these models use ``Dense`` directly.
+"""
+import functools
+import inspect
+
+import utils  # noqa: F401  (sets TensorFlow's log level before Keras loads it)
+import keras
+from keras import layers
+
+from char_map import OUTPUT_DIM
+
+
+def _recorded(builder):
+    """Attach ``build_spec`` (function name and the arguments it was called with) to the built model."""
+    signature = inspect.signature(builder)
+
+    @functools.wraps(builder)
+    def build(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        model = builder(*args, **kwargs)
+        model.build_spec = {"function": builder.__name__, "kwargs": dict(bound.arguments)}
+        return model
+
+    return build
+
+
+def _finish(inputs, outputs, name, output_length=lambda x: x, verbose=True):
+    model = keras.Model(inputs=inputs, outputs=outputs, name=name)
+    model.output_length = output_length
+    if verbose:
+        model.summary()
+    return model
+
+
+def _softmax_head(x, output_dim, name="time_dense"):
+    """A Dense layer at every time step, then the softmax over characters."""
+    x = layers.Dense(output_dim, name=name)(x)
+    return layers.Activation("softmax", name="softmax")(x)
+
+
+@_recorded
+def simple_rnn_model(input_dim, output_dim=OUTPUT_DIM):
+    """Model 0: one GRU layer whose 29 units are the character scores."""
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.GRU(output_dim, return_sequences=True, name="rnn")(inputs)
+    outputs = layers.Activation("softmax", name="softmax")(x)
+    return _finish(inputs, outputs, "simple_rnn_model")
+
+
+@_recorded
+def rnn_model(input_dim, units, activation, output_dim=OUTPUT_DIM):
+    """Model 1: GRU, batch normalisation, then a Dense layer at every time step."""
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.GRU(units, activation=activation, return_sequences=True, name="rnn")(inputs)
+    x = layers.BatchNormalization(name="bn_rnn")(x)
+    return _finish(inputs, _softmax_head(x, output_dim), "rnn_model")
+
+
+def cnn_output_length(input_length, filter_size, border_mode, stride, dilation=1):
+    """Frames out of a 1-D convolution: ``input_length`` frames in, ``border_mode`` 'same' or 'valid'."""
+    if input_length is None:
+        return None
+    if border_mode not in ("same", "valid"):
+        raise ValueError(f"border_mode must be 'same' or 'valid', not {border_mode!r}")
+    dilated_filter_size = filter_size + (filter_size - 1) * (dilation - 1)
+    if border_mode == "same":
+        output_length = input_length
+    else:
+        output_length = input_length - dilated_filter_size + 1
+    return max(0, (output_length + stride - 1) // stride)
+
+
+@_recorded
+def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
+                  output_dim=OUTPUT_DIM):
+    """Model 2: Conv1D, batch norm, SimpleRNN, batch norm, Dense at every time step.
+
+    The strided convolution shortens the sequence the RNN has to run over by ``conv_stride``.
+    """
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
+                      activation="relu", name="conv1d")(inputs)
+    x = layers.BatchNormalization(name="bn_conv_1d")(x)
+    x = layers.SimpleRNN(units, activation="relu", return_sequences=True, name="rnn")(x)
+    x = layers.BatchNormalization(name="bn_rnn")(x)
+    return _finish(inputs, _softmax_head(x, output_dim), "cnn_rnn_model",
+                   lambda n: cnn_output_length(n, kernel_size, conv_border_mode, conv_stride))
+
+
+@_recorded
+def deep_rnn_model(input_dim, units, recur_layers, output_dim=OUTPUT_DIM, activation="tanh"):
+    """Model 3: ``recur_layers`` x (GRU + batch norm), then a Dense layer at every time step.
+
+    With ``recur_layers=1`` this is model 1 with the same activation.
+    """
+    if recur_layers < 1:
+        raise ValueError("recur_layers must be at least 1")
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = inputs
+    for i in range(recur_layers):
+        suffix = "" if recur_layers == 1 else f"_{i + 1}"
+        x = layers.GRU(units, activation=activation, return_sequences=True, name=f"rnn{suffix}")(x)
+        x = layers.BatchNormalization(name=f"bn_rnn{suffix}")(x)
+    return _finish(inputs, _softmax_head(x, output_dim), "deep_rnn_model")
+
+
+@_recorded
+def bidirectional_rnn_model(input_dim, units, output_dim=OUTPUT_DIM):
+    """Model 4: a bidirectional GRU (forward and backward outputs concatenated), then Dense per step."""
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), merge_mode="concat",
+                             name="bidir_rnn")(inputs)
+    return _finish(inputs, _softmax_head(x, output_dim), "bidirectional_rnn_model")
+
+
+@_recorded
+def dilated_cnn_model(input_dim, filters, kernel_size, dilations=(1, 2, 4, 8), output_dim=OUTPUT_DIM):
+    """Model 5: a stack of dilated 1-D convolutions ('same' padding), no recurrence at all.
+
+    Each layer doubles how far it sees: with kernel 3 and dilations 1, 2, 4, 8 an output frame depends
+    on 31 input frames (0.31 s), enough for a few characters, with every frame computed in parallel.
+    """
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = inputs
+    for dilation in dilations:
+        x = layers.Conv1D(filters, kernel_size, padding="same", dilation_rate=dilation, activation="relu",
+                          name=f"conv_d{dilation}")(x)
+        x = layers.BatchNormalization(name=f"bn_conv_d{dilation}")(x)
+    return _finish(inputs, _softmax_head(x, output_dim), "dilated_cnn_model")
+
+
+@_recorded
+def final_model(input_dim=161, filters=256, kernel_size=11, conv_stride=2, units=192, recur_layers=2,
+                dropout=0.3, output_dim=OUTPUT_DIM):
+    """The final model: strided Conv1D front end, stacked bidirectional GRUs, batch norm and dropout.
+
+    - Conv1D (kernel 11 = 110 ms, stride 2): learns local spectral patterns and halves the frame rate,
+      so each recurrent layer runs over half as many steps (20 ms per output frame);
+    - ``recur_layers`` bidirectional GRUs, each followed by batch norm: context from both sides of
+      every frame, several levels deep;
+    - dropout after the convolution and each recurrent layer against over-fitting the few speakers;
+    - a Dense layer at every time step and the softmax.
+    """
+    inputs = keras.Input(shape=(None, input_dim), name="the_input")
+    x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding="same", activation="relu",
+                      name="conv1d")(inputs)
+    x = layers.BatchNormalization(name="bn_conv_1d")(x)
+    x = layers.Dropout(dropout, name="drop_conv")(x)
+    for i in range(recur_layers):
+        x = layers.Bidirectional(layers.GRU(units, return_sequences=True), merge_mode="concat",
+                                 name=f"bidir_rnn_{i + 1}")(x)
+        x = layers.BatchNormalization(name=f"bn_rnn_{i + 1}")(x)
+        x = layers.Dropout(dropout, name=f"drop_rnn_{i + 1}")(x)
+    return _finish(inputs, _softmax_head(x, output_dim), "final_model",
+                   lambda n: cnn_output_length(n, kernel_size, "same", conv_stride))
+
+
+def build_from_spec(build_spec, verbose=False):
+    """Rebuild the architecture a ``build_spec`` describes (the spec of a model built here)."""
+    builder = globals().get(build_spec["function"])
+    if builder is None or not callable(builder):
+        raise ValueError(f"sample_models has no model function {build_spec['function']!r}")
+    import contextlib
+    import io
+
+    if verbose:
+        return builder(**build_spec["kwargs"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        return builder(**build_spec["kwargs"])

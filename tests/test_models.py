@@ -1,0 +1,94 @@
+"""Every model on batches of several lengths in a row, output_length, build specs and the CTC loss."""
+import math
+
+import numpy as np
+import pytest
+
+import sample_models as sm
+from train_utils import ctc_loss
+from data_generator import pack_ctc_targets
+
+BUILDERS = {
+    "model_0": lambda: sm.simple_rnn_model(input_dim=161),
+    "model_1": lambda: sm.rnn_model(input_dim=161, units=32, activation="relu"),
+    "model_2": lambda: sm.cnn_rnn_model(input_dim=161, filters=32, kernel_size=11, conv_stride=2,
+                                        conv_border_mode="valid", units=32),
+    "model_3": lambda: sm.deep_rnn_model(input_dim=161, units=32, recur_layers=2),
+    "model_4": lambda: sm.bidirectional_rnn_model(input_dim=161, units=32),
+    "model_5": lambda: sm.dilated_cnn_model(input_dim=161, filters=32, kernel_size=3),
+    "model_6": lambda: sm.bidirectional_rnn_model(input_dim=13, units=32),
+    "model_end": lambda: sm.final_model(units=32, filters=32),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_variable_length_batches_match_output_length(name):
+    model = BUILDERS[name]()
+    dim = model.input_shape[-1]
+    for frames in (250, 100, 37, 251):  # the 2017 TimeDistributed wrapper broke on the second length
+        out = model.predict_on_batch(np.random.default_rng(0).normal(size=(3, frames, dim)).astype("float32"))
+        assert out.shape == (3, model.output_length(frames), 29)
+        np.testing.assert_allclose(out.sum(axis=-1), 1.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_build_spec_rebuilds_the_same_architecture(name):
+    model = BUILDERS[name]()
+    rebuilt = sm.build_from_spec(model.build_spec)
+    assert [type(layer).__name__ for layer in rebuilt.layers] == [type(layer).__name__ for layer in model.layers]
+    assert rebuilt.count_params() == model.count_params()
+
+
+def test_deep_rnn_with_one_layer_is_model_1():
+    one = sm.deep_rnn_model(input_dim=161, units=20, recur_layers=1, activation="relu")
+    base = sm.rnn_model(input_dim=161, units=20, activation="relu")
+    assert [l.get_config() for l in one.layers[1:]] == [l.get_config() for l in base.layers[1:]]
+
+
+def test_final_model_is_callable_without_arguments_and_unlike_the_others():
+    final = sm.final_model()
+    shape = [type(layer).__name__ for layer in final.layers]
+    for name, build in BUILDERS.items():
+        if name != "model_end":
+            assert [type(layer).__name__ for layer in build().layers] != shape
+
+
+@pytest.mark.parametrize("length, mode, stride, dilation, expected", [
+    (100, "same", 1, 1, 100), (100, "same", 2, 1, 50), (101, "same", 2, 1, 51),
+    (100, "valid", 1, 1, 90), (100, "valid", 2, 1, 45), (100, "valid", 1, 2, 80), (None, "valid", 2, 1, None)])
+def test_cnn_output_length(length, mode, stride, dilation, expected):
+    assert sm.cnn_output_length(length, 11, mode, stride, dilation) == expected
+
+
+def test_cnn_output_length_matches_keras():
+    import keras
+    for mode, stride, dilation in (("valid", 2, 1), ("same", 3, 1), ("valid", 1, 3), ("same", 1, 2)):
+        layer = keras.layers.Conv1D(4, 5, strides=stride, padding=mode, dilation_rate=dilation)
+        for frames in (40, 41, 57):
+            out = layer(np.zeros((1, frames, 3), "float32"))
+            assert out.shape[1] == sm.cnn_output_length(frames, 5, mode, stride, dilation)
+
+
+def test_ctc_loss_matches_a_hand_computed_case():
+    # two frames, label "a" (index 2): the paths a-a, a-blank, blank-a all collapse to "a"
+    p = np.full((1, 2, 29), 0.0, dtype="float32")
+    p[0, 0, 2], p[0, 0, 28], p[0, 0, 5] = 0.6, 0.3, 0.1
+    p[0, 1, 2], p[0, 1, 28], p[0, 1, 5] = 0.2, 0.7, 0.1
+    expected = -math.log(0.6 * 0.2 + 0.6 * 0.7 + 0.3 * 0.2)
+    loss = ctc_loss(pack_ctc_targets([[2]], [2]), p).numpy()
+    assert loss.shape == (1,)
+    assert loss[0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_ctc_loss_respects_each_clips_lengths():
+    # label "ab" in 3 frames must pass a-b with an optional blank or repeat: enumerate by hand
+    rng = np.random.default_rng(1)
+    p = rng.random((2, 5, 29)).astype("float32")
+    p /= p.sum(axis=-1, keepdims=True)
+    a, b, blank = 2, 3, 28
+    q = p[0]
+    paths = [(a, b, blank), (a, blank, b), (blank, a, b), (a, a, b), (a, b, b)]
+    expected0 = -math.log(sum(q[0, x] * q[1, y] * q[2, z] for x, y, z in paths))
+    expected1 = -math.log(sum(p[1, 0, x] * p[1, 1, y] for x, y in [(a, a), (a, blank), (blank, a)]))
+    loss = ctc_loss(pack_ctc_targets([[a, b], [a]], [3, 2]), p).numpy()
+    np.testing.assert_allclose(loss, [expected0, expected1], rtol=1e-4)

@@ -1,0 +1,295 @@
+"""Train an acoustic model with CTC loss, one line per epoch, resumable, results written atomically.
+
+``train_model`` writes two files under the results folder after every epoch:
+- ``<pickle_path>``: a dict with ``loss`` and ``val_loss`` (one float per epoch), ``build`` (the
+  sample_models call that rebuilds the architecture), ``features``, ``epoch_seconds`` and ``stopped``
+  (None, or why training stopped early);
+- ``<save_model_path>``: the whole model (legacy HDF5), so ``load_weights`` on a freshly built model of
+  the same architecture reproduces the trained one.
+An interrupted run picks up at the last finished epoch when it is started again with the same call.
+"""
+import contextlib
+import math
+import os
+import pickle
+import tempfile
+import time
+from pathlib import Path
+
+import utils  # noqa: F401  (sets TensorFlow's log level before it loads)
+import numpy as np
+import tensorflow as tf
+import keras
+
+from char_map import BLANK_INDEX
+from data_generator import AudioGenerator
+
+RESULTS_DIR = os.environ.get("VUI_RESULTS_DIR", "results")
+LOG_EPSILON = 1e-7  # floor under the softmax output before the log, as Keras 2's ctc_batch_cost did
+NAN_ADVICE = ("Try a smaller learning rate or a tighter gradient clip (the optimizer's clipnorm), tanh "
+              "instead of relu in recurrent layers, or GRU/LSTM cells instead of SimpleRNN.")
+
+# What the notebook may change once for every later call (corpus, results folder, epochs).
+DEFAULTS = {"train_json": "train_corpus.json", "valid_json": "valid_corpus.json", "epochs": 20,
+            "results_dir": RESULTS_DIR}
+
+
+def set_defaults(**values):
+    """Change the defaults of ``train_model`` (train_json, valid_json, epochs, results_dir)."""
+    unknown = set(values) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown defaults {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    DEFAULTS.update(values)
+    return dict(DEFAULTS)
+
+
+def default_optimizer():
+    """The 2017 notebook's optimizer: SGD, learning rate 0.02, Nesterov momentum 0.9, gradients clipped to 5."""
+    return keras.optimizers.SGD(learning_rate=0.02, momentum=0.9, nesterov=True, clipnorm=5)
+
+
+# ------------------------------------------------------------------------------------------ CTC loss
+def ctc_loss(y_true, y_pred):
+    """Per-clip CTC loss (negative log-likelihood, summed over the clip).
+
+    y_true: int targets packed by ``data_generator.pack_ctc_targets``: (batch, 2 + longest label),
+    column 0 output frames, column 1 label length, then the label. y_pred: softmax output
+    (batch, frames, 29). Sparse labels select TensorFlow's C++ CTC kernel, many times faster on a CPU
+    than the dense path or keras.ops.ctc_loss.
+    """
+    y_true = tf.cast(y_true, tf.int32)
+    logit_length = y_true[:, 0]
+    label_length = y_true[:, 1]
+    labels = y_true[:, 2:]
+    mask = tf.sequence_mask(label_length, maxlen=tf.shape(labels)[1])
+    indices = tf.where(mask)
+    sparse_labels = tf.SparseTensor(indices, tf.gather_nd(labels, indices),
+                                    tf.shape(labels, out_type=tf.int64))
+    log_probs = tf.math.log(tf.cast(y_pred, tf.float32) + LOG_EPSILON)
+    return tf.nn.ctc_loss(labels=sparse_labels, logits=log_probs, label_length=None,
+                          logit_length=logit_length, logits_time_major=False, blank_index=BLANK_INDEX)
+
+
+# ------------------------------------------------------------------------------------------ files
+def _atomic_write(path, write):
+    """Call ``write(tmp_path)`` then move the result over ``path``; a crash leaves the old file whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_history(history, path):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            pickle.dump(history, f)
+
+    _atomic_write(path, write)
+
+
+def load_history(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def save_model_file(model, path):
+    # Keras 3 wants a file name ending in .h5 for the legacy format; the temporary name keeps it
+    _atomic_write(path, lambda tmp: model.save(tmp, include_optimizer=False))
+
+
+def _optimizer_state_path(model_path):
+    return Path(model_path).with_suffix(".resume.npz")
+
+
+def save_optimizer_state(optimizer, path):
+    arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
+    _atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+def restore_optimizer_state(optimizer, model, path):
+    """Load optimizer variables saved by ``save_optimizer_state``; False where they do not fit."""
+    if not os.path.exists(path):
+        return False
+    optimizer.build(model.trainable_variables)
+    with np.load(path) as saved:
+        values = [saved[f"v{i}"] for i in range(len(saved.files))]
+    if len(values) != len(optimizer.variables) or any(
+            v.shape != tuple(var.shape) for v, var in zip(values, optimizer.variables)):
+        return False
+    for value, variable in zip(values, optimizer.variables):
+        variable.assign(value)
+    return True
+
+
+# ------------------------------------------------------------------------------------------ training
+class EpochLog(keras.callbacks.Callback):
+    """After each epoch: append the losses, write the weights and the history, print one line."""
+
+    def __init__(self, history, pickle_file, model_file, total_epochs, verbose):
+        super().__init__()
+        self.history_dict = history
+        self.pickle_file = pickle_file
+        self.model_file = model_file
+        self.total_epochs = total_epochs
+        self.verbose = verbose
+        self.started = time.time()
+        self.bad_batch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.time()
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.bad_batch = batch
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        loss, val_loss = logs.get("loss"), logs.get("val_loss")
+        seconds = time.time() - self.started
+        finite = all(v is not None and math.isfinite(float(v)) for v in (loss, val_loss))
+        if self.bad_batch is not None or not finite:
+            # keep the weights of the last good epoch on disk: these ones are broken
+            where = f"batch {self.bad_batch + 1} of " if self.bad_batch is not None else ""
+            self.history_dict["stopped"] = f"undefined loss (NaN or inf) in {where}epoch {epoch + 1}"
+            self.model.stop_training = True
+            print(f"Epoch {epoch + 1}/{self.total_epochs}: {self.history_dict['stopped']}; training stopped "
+                  f"and the weights of epoch {epoch} kept in {self.model_file}. {NAN_ADVICE}")
+            save_history(self.history_dict, self.pickle_file)
+            return
+        self.history_dict["loss"].append(float(loss))
+        self.history_dict["val_loss"].append(float(val_loss))
+        self.history_dict["epoch_seconds"].append(round(seconds, 2))
+        save_model_file(self.model, self.model_file)
+        save_optimizer_state(self.model.optimizer, _optimizer_state_path(self.model_file))
+        save_history(self.history_dict, self.pickle_file)  # last: it marks the epoch as done
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.total_epochs} - {seconds:.0f}s - loss: {loss:.4f} - "
+                  f"val_loss: {val_loss:.4f}", flush=True)
+
+
+def _plain(value):
+    """Keras wraps dicts and lists set on models in tracking types; the pickle gets plain ones."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value) if isinstance(value, tuple) else [_plain(v) for v in value]
+    return value
+
+
+def _resume_point(pickle_file, model_file, build, features, epochs):
+    """The saved history to continue from, or None to start afresh."""
+    if not (os.path.exists(pickle_file) and os.path.exists(model_file)):
+        return None
+    try:
+        history = load_history(pickle_file)
+    except Exception as err:  # a damaged pickle: say so and start again rather than crash
+        print(f"{pickle_file} cannot be read ({err}); training from scratch")
+        return None
+    if history.get("build") != build or history.get("features") != features:
+        print(f"{pickle_file} holds another model or feature setting; training from scratch")
+        return None
+    if history.get("stopped"):
+        print(f"{pickle_file}: the last run stopped ({history['stopped']}); training from scratch")
+        return None
+    done = len(history.get("loss", []))
+    if done == 0 or done > epochs:
+        return None
+    return history
+
+
+def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None, valid_json=None,
+                minibatch_size=20, spectrogram=True, mfcc_dim=13, optimizer=None, epochs=None, verbose=1,
+                sort_by_duration=False, max_duration=10.0, strategy=None, resume=True, callbacks=(),
+                results_dir=None):
+    """Train ``input_to_softmax`` with CTC loss; write its history and weights under the results folder.
+
+    Params (2017 names and defaults; None means the value set by ``set_defaults``):
+        input_to_softmax: a model from sample_models (it must carry ``output_length``)
+        pickle_path, save_model_path: file names for the loss history and the model, in results/
+        train_json, valid_json: corpus descriptions (train_corpus.json, valid_corpus.json)
+        minibatch_size: clips per batch; spectrogram: spectrogram (True) or MFCC (False) features
+        mfcc_dim: MFCC coefficients; optimizer: a Keras optimizer (default ``default_optimizer()``)
+        epochs: total epochs (20); verbose: 1 prints a line per epoch, 0 nothing
+        sort_by_duration: shortest clips first in a fixed order; max_duration: longest clip in seconds
+        strategy: a tf.distribute strategy to train under (e.g. MirroredStrategy over several GPUs)
+        resume: continue an interrupted run of the same model from its last finished epoch
+        callbacks: extra Keras callbacks
+    Returns the history dict that is also pickled.
+    """
+    train_json = train_json or DEFAULTS["train_json"]
+    valid_json = valid_json or DEFAULTS["valid_json"]
+    epochs = epochs or DEFAULTS["epochs"]
+    results = Path(results_dir or DEFAULTS["results_dir"])
+    pickle_file, model_file = results / pickle_path, results / save_model_path
+    if not hasattr(input_to_softmax, "output_length"):
+        raise AttributeError("the model has no output_length: set model.output_length = lambda x: x "
+                             "(or cnn_output_length for a convolutional front end)")
+    expected_dim = input_to_softmax.input_shape[-1]
+    feature_dim = 161 if spectrogram else mfcc_dim
+    if expected_dim != feature_dim:
+        raise ValueError(f"the model takes {expected_dim} features per frame but spectrogram={spectrogram}"
+                         f" gives {feature_dim}: build it with input_dim={feature_dim}")
+
+    audio_gen = AudioGenerator(minibatch_size=minibatch_size, spectrogram=spectrogram, mfcc_dim=mfcc_dim,
+                               sort_by_duration=sort_by_duration, max_duration=max_duration)
+    audio_gen.load_train_data(train_json)
+    audio_gen.load_validation_data(valid_json)
+    for partition in ("train", "valid"):
+        audio_gen.prepare(partition, progress=bool(verbose))
+        dropped = audio_gen.drop_unfit(partition, input_to_softmax.output_length)
+        if dropped:
+            print(f"{partition}: {dropped} clips left out: their transcript is longer than the model's output")
+        if not audio_gen._partition(partition)[0]:
+            raise ValueError(f"no usable {partition} clips in {train_json if partition == 'train' else valid_json}")
+
+    build = _plain(getattr(input_to_softmax, "build_spec", None))
+    features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
+    history = _resume_point(pickle_file, model_file, build, features, epochs) if resume else None
+    optimizer = optimizer or default_optimizer()
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = input_to_softmax
+        if strategy is not None and build is not None:
+            import sample_models  # the model must own its variables inside the strategy's scope
+
+            model = sample_models.build_from_spec(build)
+            model.set_weights(input_to_softmax.get_weights())
+        model.compile(optimizer=optimizer, loss=ctc_loss, jit_compile=False)
+        initial_epoch = 0
+        if history is not None:
+            model.load_weights(model_file)
+            restored = restore_optimizer_state(model.optimizer, model, _optimizer_state_path(model_file))
+            initial_epoch = len(history["loss"])
+            print(f"resuming {save_model_path} after epoch {initial_epoch} of {epochs}"
+                  + ("" if restored else " (optimizer state not found: it starts afresh)"))
+        else:
+            history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": build,
+                       "features": features, "epochs_planned": epochs}
+    if initial_epoch >= epochs:
+        print(f"{save_model_path} already holds {initial_epoch} trained epochs (pass resume=False to retrain)")
+        return history
+
+    output_length = model.output_length if hasattr(model, "output_length") else input_to_softmax.output_length
+    if verbose:
+        print(f"training {len(audio_gen.train_audio_paths)} clips, validating on "
+              f"{len(audio_gen.valid_audio_paths)}, batches of {minibatch_size}")
+    log = EpochLog(history, pickle_file, model_file, epochs, verbose)
+    model.fit(audio_gen.dataset("train", output_length), validation_data=audio_gen.dataset("valid", output_length),
+              epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=[log, *callbacks])
+    if model is not input_to_softmax:
+        input_to_softmax.set_weights(model.get_weights())
+    elif history["stopped"] and os.path.exists(model_file):
+        model.load_weights(model_file)  # leave the caller the last good weights, not the broken ones
+    if not history["stopped"] and len(history["loss"]) >= epochs:
+        state = _optimizer_state_path(model_file)
+        if os.path.exists(state):
+            os.remove(state)
+    return history

@@ -1,0 +1,149 @@
+"""Audio loading and features (log spectrogram, MFCC), and where TensorFlow runs (CPU, or a capped GPU).
+
+Every clip, whatever its sample rate or channel count, is down-mixed to mono and resampled to
+``SAMPLE_RATE`` before any feature is computed, so a model sees the same frame rate on any input.
+"""
+import os
+from pathlib import Path
+
+# TensorFlow reads these when it is first imported: set them before anything imports it, and keep
+# Keras', Jupyter's and matplotlib's state inside the project rather than in the home folder.
+PROJECT_DIR = Path(__file__).resolve().parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_HOME", str(PROJECT_DIR / ".keras"))
+os.environ.setdefault("MPLCONFIGDIR", str(PROJECT_DIR / ".mplconfig"))
+
+import numpy as np  # noqa: E402
+import soundfile  # noqa: E402
+
+from char_map import int_sequence_to_text, text_to_int_sequence  # noqa: E402,F401  (re-exported)
+
+SAMPLE_RATE = 16000  # Hz: every clip is resampled to this
+STEP_MS = 10  # ms between frames: 100 frames per second
+WINDOW_MS = 20  # ms of audio per spectrogram frame
+MAX_FREQ = 8000  # Hz: highest spectrogram bin (Nyquist at 16 kHz)
+MFCC_DIM = 13  # cepstral coefficients per frame
+EPSILON = 1e-14  # floor inside the log, so silence gives a finite value
+
+
+class AudioError(ValueError):
+    """A clip that cannot be used; the message names the file and the fix."""
+
+
+def load_audio(path):
+    """Read any format soundfile knows; return float32 samples, shape (n,), at SAMPLE_RATE, mono."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise AudioError(f"{path}: file not found (check the path, or rebuild the corpus descriptions "
+                         "with create_desc_json.py)")
+    try:
+        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises several types for corrupt data
+        raise AudioError(f"{path}: cannot decode audio ({err}); re-download or delete the file") from err
+    if audio.shape[0] == 0:
+        raise AudioError(f"{path}: the clip holds no samples; delete it or replace it")
+    audio = audio.mean(axis=1)  # down-mix stereo (or more) to mono
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
+    return audio
+
+
+def calc_feat_dim(window, max_freq):
+    """Number of spectrogram bins for a window in ms and a top frequency in Hz: 161 for 20 ms, 8 kHz."""
+    return int(0.001 * window * max_freq) + 1
+
+
+def spectrogram(samples, fft_length=320, sample_rate=SAMPLE_RATE, hop_length=160):
+    """Log power spectrogram of 1-D samples: shape (frames, fft_length // 2 + 1), Hann window.
+
+    Frames that would run past the end are dropped, so ``frames = 1 + (n - fft_length) // hop_length``.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim != 1:
+        raise ValueError(f"spectrogram expects mono samples, got shape {samples.shape}")
+    if len(samples) < fft_length:
+        raise AudioError(f"clip of {len(samples)} samples is shorter than one {fft_length}-sample window")
+    n_frames = 1 + (len(samples) - fft_length) // hop_length
+    starts = np.arange(n_frames)[:, None] * hop_length
+    frames = samples[starts + np.arange(fft_length)[None, :]]
+    window = np.hanning(fft_length)
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    # scale like a periodogram, so values do not depend on the window's length or energy
+    power /= (window ** 2).sum() * sample_rate
+    power[:, 1:-1] *= 2  # one-sided spectrum: fold the negative frequencies in
+    return np.log(power + EPSILON).astype(np.float32)
+
+
+def spectrogram_from_file(filename, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ):
+    """Log spectrogram of an audio file: shape (frames, calc_feat_dim(window, max_freq)), 10 ms frames."""
+    if max_freq > SAMPLE_RATE / 2:
+        raise ValueError(f"max_freq {max_freq} Hz is above the Nyquist frequency {SAMPLE_RATE // 2} Hz")
+    if step > window:
+        raise ValueError("step must not be greater than window")
+    hop_length = int(0.001 * step * SAMPLE_RATE)
+    fft_length = int(0.001 * window * SAMPLE_RATE)
+    audio = load_audio(filename)
+    try:
+        pxx = spectrogram(audio, fft_length=fft_length, hop_length=hop_length)
+    except AudioError as err:
+        raise AudioError(f"{filename}: {err}; the clip is too short to use, drop it") from err
+    n_bins = calc_feat_dim(window, max_freq)
+    return pxx[:, :n_bins]
+
+
+def mfcc_from_file(filename, mfcc_dim=MFCC_DIM, step=STEP_MS):
+    """MFCCs of an audio file: shape (frames, mfcc_dim), 25 ms windows every ``step`` ms."""
+    from python_speech_features import mfcc
+
+    audio = load_audio(filename)
+    if len(audio) < SAMPLE_RATE * 0.025:
+        raise AudioError(f"{filename}: clip of {len(audio)} samples is shorter than one window; drop it")
+    return mfcc(audio, samplerate=SAMPLE_RATE, numcep=mfcc_dim, winstep=0.001 * step,
+                nfft=512).astype(np.float32)
+
+
+def gpu_memory_total_mb():
+    """Total memory of the first NVIDIA GPU in MiB, read from nvidia-smi; None when it cannot be read."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+        return int(out.split()[0])
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def limit_gpu_memory(fraction=0.5):
+    """Let TensorFlow use at most ``fraction`` of each GPU's memory (TF 2's form of the 2017 cell).
+
+    Must run before TensorFlow touches a GPU. Where the total cannot be read it falls back to memory
+    growth (allocate as needed). Returns a one-line description of what it did.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        message = "no GPU: running on CPU"
+    else:
+        total_mb = gpu_memory_total_mb()
+        try:
+            for gpu in gpus:
+                if total_mb is None or fraction is None:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                else:
+                    tf.config.set_logical_device_configuration(
+                        gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(total_mb * fraction))])
+        except RuntimeError as err:  # TensorFlow already started on the GPU
+            return f"GPU memory settings unchanged ({err}); restart the kernel and run this cell first"
+        if total_mb is None or fraction is None:
+            message = f"{len(gpus)} GPU(s): memory growth on (total memory unknown)"
+        else:
+            message = f"{len(gpus)} GPU(s): capped at {fraction:.0%} of {total_mb} MiB each"
+    print(message)
+    return message
