@@ -257,9 +257,13 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
     build = _plain(getattr(input_to_softmax, "build_spec", None))
     features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
     history = _resume_point(pickle_file, model_file, build, features, epochs) if resume else None
-    optimizer = optimizer or default_optimizer()
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
+        # an optimizer belongs to the strategy it was made under: make (or remake) it inside the scope
+        if optimizer is None:
+            optimizer = default_optimizer()
+        elif strategy is not None:
+            optimizer = optimizer.__class__.from_config(optimizer.get_config())
         model = input_to_softmax
         if strategy is not None and build is not None:
             import sample_models  # the model must own its variables inside the strategy's scope

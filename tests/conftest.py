@@ -1,0 +1,43 @@
+"""Shared fixtures: a tiny corpus built the way `make corpus` builds the real one."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_HOME", str(ROOT / ".keras"))
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".mplconfig"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def run(cmd, cwd):
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """A few real TTS clips through build_corpus.py, flac_to_wav.sh and create_desc_json.py.
+
+    Returns the folder holding LibriSpeech/, train_corpus.json and valid_corpus.json.
+    """
+    base = tmp_path_factory.mktemp("corpus")
+    run([sys.executable, str(ROOT / "build_corpus.py"), "--out", "LibriSpeech", "--train-speakers", "2",
+         "--valid-speakers", "2", "--train-utts", "7", "--valid-utts", "2", "--seed", "3"], cwd=base)
+    run(["bash", str(ROOT / "flac_to_wav.sh")], cwd=base / "LibriSpeech")
+    # absolute folders give absolute keys, so the descriptions work from any working directory
+    for name in ("train", "valid"):
+        run([sys.executable, str(ROOT / "create_desc_json.py"), str(base / f"LibriSpeech/synth-{name}"),
+             f"{name}_corpus.json"], cwd=base)
+    return base
+
+
+@pytest.fixture
+def in_corpus(tiny_corpus, monkeypatch):
+    """Run the test from inside the tiny corpus folder, where the descriptions are."""
+    monkeypatch.chdir(tiny_corpus)
+    return tiny_corpus

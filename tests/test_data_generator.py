@@ -1,0 +1,127 @@
+"""AudioGenerator on the tiny corpus: every clip once per epoch, batches of similar length, shapes."""
+import json
+
+import numpy as np
+import pytest
+
+from char_map import int_sequence_to_text
+from data_generator import AudioGenerator, pack_ctc_targets, vis_train_features
+
+
+@pytest.fixture
+def gen(in_corpus):
+    g = AudioGenerator(minibatch_size=4)
+    g.load_train_data("train_corpus.json")
+    g.load_validation_data("valid_corpus.json")
+    return g
+
+
+def test_every_clip_once_per_epoch_including_the_tail(gen):
+    n = len(gen.train_audio_paths)
+    assert n % gen.minibatch_size != 0  # the tiny corpus has a short last batch
+    for _ in range(2):
+        seen = sorted(i for batch in gen.batch_order("train") for i in batch)
+        assert seen == list(range(n))
+
+
+def test_batches_hold_clips_of_similar_length(gen):
+    durations = np.array(gen.train_durations)
+    spread = [np.ptp(durations[b]) for b in gen.batch_order("train")]
+    assert max(spread) <= np.ptp(durations)
+    assert np.mean(spread) < np.ptp(durations) / 2
+
+
+def test_get_batch_shapes_and_labels(gen):
+    batch = gen.batch_order("train")[0]
+    inputs, outputs = gen.get_batch("train", batch)
+    x = inputs["the_input"]
+    assert x.shape[0] == len(batch) and x.shape[2] == 161
+    assert x.shape[1] == inputs["input_length"].max()
+    for row, i in enumerate(batch):
+        label = inputs["the_labels"][row][:inputs["label_length"][row]]
+        assert int_sequence_to_text(label) == gen.train_texts[i]
+        assert np.all(x[row, inputs["input_length"][row]:] == 0)  # padding
+    assert outputs["ctc"].shape == (len(batch),)
+
+
+def test_normalisation_uses_training_statistics(gen):
+    feats = np.vstack([gen.normalize(gen.featurize(p)) for p in gen.train_audio_paths])
+    assert abs(feats.mean()) < 0.2 and 0.7 < feats.std() < 1.3
+
+
+def test_features_are_computed_once(gen):
+    path = gen.train_audio_paths[0]
+    assert gen.featurize(path) is gen.featurize(path)
+
+
+def test_frame_count_matches_the_features(gen):
+    for g in (gen, AudioGenerator(spectrogram=False)):
+        for path, duration in zip(gen.train_audio_paths[:3], gen.train_durations[:3]):
+            assert g.frame_count(duration) == g.featurize(path).shape[0]
+
+
+def test_mfcc_generator(in_corpus):
+    g = AudioGenerator(spectrogram=False, mfcc_dim=13)
+    g.load_train_data("train_corpus.json")
+    inputs, _ = g.get_batch("train")
+    assert inputs["the_input"].shape[2] == 13
+
+
+def test_dataset_has_open_time_axis_and_all_batches(gen):
+    ds = gen.dataset("train", lambda n: n)
+    assert ds.element_spec[0].shape.as_list() == [None, None, 161]
+    batches = list(ds.as_numpy_iterator())
+    assert sum(x.shape[0] for x, _ in batches) == len(gen.train_audio_paths)
+    assert len({x.shape[1] for x, _ in batches}) > 1
+    x, y = batches[0]
+    assert y[:, 0].max() <= x.shape[1] and np.all(y[:, 1] > 0)
+
+
+def test_next_generators_cycle(gen, in_corpus):
+    gen.load_test_data("valid_corpus.json")
+    for stream in (gen.next_train(), gen.next_valid(), gen.next_test()):
+        first, _ = next(stream)
+        assert first["the_input"].ndim == 3
+
+
+def test_labels_longer_than_the_output_are_dropped(gen):
+    n = len(gen.train_audio_paths)
+    dropped = gen.drop_unfit("train", lambda frames: frames // 20)
+    assert 0 < dropped <= n and len(gen.train_audio_paths) == n - dropped
+
+
+def test_bad_descriptions(tmp_path, in_corpus, capsys):
+    lines = [json.loads(line) for line in open("train_corpus.json")]
+    lines[0]["text"] = "caf\u00e9 au lait"
+    lines[1]["duration"] = 99.0
+    desc = tmp_path / "desc.json"
+    desc.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    g = AudioGenerator()
+    g.load_metadata_from_desc_file(str(desc), "train")
+    assert len(g.train_audio_paths) == len(lines) - 2
+    out = capsys.readouterr().out
+    assert lines[0]["key"] in out and "not in the alphabet" in out and "longer than 10.0 s" in out
+    with pytest.raises(FileNotFoundError, match="missing.json.*create_desc_json"):
+        g.load_metadata_from_desc_file("missing.json", "train")
+    desc.write_text("not json\n")
+    with pytest.raises(ValueError, match="line 1"):
+        g.load_metadata_from_desc_file(str(desc), "train")
+
+
+def test_unreadable_clips_are_left_out_by_prepare(gen, capsys):
+    gen.train_audio_paths[0] = "LibriSpeech/nowhere.wav"
+    n = len(gen.train_audio_paths)
+    assert gen.prepare("train") == 1
+    assert len(gen.train_audio_paths) == n - 1
+    assert "nowhere.wav: file not found" in capsys.readouterr().out
+
+
+def test_pack_ctc_targets():
+    packed = pack_ctc_targets([[3, 4, 5], [7]], [50, 40])
+    assert packed.tolist() == [[50, 3, 3, 4, 5], [40, 1, 7, 0, 0]]
+
+
+def test_vis_train_features(in_corpus, capsys):
+    text, raw, mfcc, spec, path = vis_train_features(index=0, desc_file="train_corpus.json")
+    assert spec.shape[1] == 161 and mfcc.shape[1] == 13 and raw.ndim == 1 and text
+    assert "total training examples" in capsys.readouterr().out

@@ -1,0 +1,136 @@
+"""train_model on the tiny corpus: files written, weights reload, resume after a kill, NaN, strategies."""
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import sample_models as sm
+import train_utils
+from train_utils import train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_model():
+    return sm.rnn_model(input_dim=161, units=16, activation="tanh")
+
+
+def test_history_and_weights_round_trip(in_corpus, tmp_path, capsys):
+    model = small_model()
+    history = train_model(model, "m.pickle", "m.h5", epochs=2, results_dir=tmp_path)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "val_loss" in out
+    saved = pickle.load(open(tmp_path / "m.pickle", "rb"))
+    assert saved["loss"] == history["loss"] and len(saved["val_loss"]) == 2
+    assert all(np.isfinite(saved["loss"] + saved["val_loss"]))
+    assert saved["build"] == {"function": "rnn_model",
+                              "kwargs": {"input_dim": 161, "units": 16, "activation": "tanh", "output_dim": 29}}
+    assert saved["stopped"] is None
+    fresh = sm.build_from_spec(saved["build"])
+    fresh.load_weights(tmp_path / "m.h5")
+    x = np.random.default_rng(0).normal(size=(2, 120, 161)).astype("float32")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+    assert not (tmp_path / "m.resume.npz").exists()  # resume state goes once training is complete
+
+
+def test_mismatched_features_are_explained(in_corpus, tmp_path):
+    with pytest.raises(ValueError, match="input_dim=13"):
+        train_model(small_model(), "m.pickle", "m.h5", spectrogram=False, results_dir=tmp_path)
+
+
+def test_transcripts_longer_than_the_output_are_left_out(in_corpus, tmp_path, capsys):
+    # a stride of 40 leaves about 2.5 output frames per second: most transcripts cannot fit
+    model = sm.cnn_rnn_model(input_dim=161, filters=8, kernel_size=3, conv_stride=40,
+                             conv_border_mode="same", units=8)
+    with pytest.raises(ValueError, match="no usable train clips"):
+        train_model(model, "m.pickle", "m.h5", epochs=1, results_dir=tmp_path)
+    assert "longer than the model's output" in capsys.readouterr().out
+
+
+def test_undefined_loss_stops_training_and_keeps_good_weights(in_corpus, tmp_path, capsys):
+    import keras
+
+    model = small_model()
+    history = train_model(model, "m.pickle", "m.h5", epochs=1, results_dir=tmp_path)
+    good = [w.copy() for w in model.get_weights()]
+    history = train_model(model, "m.pickle", "m.h5", epochs=4, results_dir=tmp_path, resume=True,
+                          optimizer=keras.optimizers.SGD(learning_rate=1e12))
+    out = capsys.readouterr().out
+    assert history["stopped"] and "undefined loss" in history["stopped"]
+    assert "clipnorm" in out and "SimpleRNN" in out
+    saved = pickle.load(open(tmp_path / "m.pickle", "rb"))
+    assert saved["stopped"] == history["stopped"]
+    assert all(np.isfinite(saved["loss"]))
+    fresh = small_model()
+    fresh.load_weights(tmp_path / "m.h5")
+    assert all(np.all(np.isfinite(w)) for w in fresh.get_weights())
+    assert len(saved["loss"]) >= 1 and len(good) == len(fresh.get_weights())
+
+
+KILLED_RUN = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    import keras, sample_models as sm
+    from train_utils import train_model
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # after the second epoch was written, as a power cut would
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    model = sm.rnn_model(input_dim=161, units=16, activation="tanh")
+    train_model(model, "k.pickle", "k.h5", epochs=4, results_dir={results!r},
+                callbacks=[Kill()] if sys.argv[1] == "kill" else [])
+""")
+
+
+def test_resume_after_a_kill(in_corpus, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(KILLED_RUN.format(root=str(ROOT), results=str(tmp_path)))
+    killed = subprocess.run([sys.executable, str(script), "kill"], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    first = pickle.load(open(tmp_path / "k.pickle", "rb"))
+    assert len(first["loss"]) == 2
+    assert (tmp_path / "k.resume.npz").exists()
+    resumed = subprocess.run([sys.executable, str(script), "go"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming k.h5 after epoch 2 of 4" in resumed.stdout
+    assert "optimizer state not found" not in resumed.stdout
+    assert "Epoch 1/4" not in resumed.stdout and "Epoch 3/4" in resumed.stdout
+    final = pickle.load(open(tmp_path / "k.pickle", "rb"))
+    assert final["loss"][:2] == first["loss"] and len(final["loss"]) == 4
+
+
+MIRRORED_RUN = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import sample_models as sm
+    from train_utils import train_model
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    print("replicas", strategy.num_replicas_in_sync)
+    model = sm.rnn_model(input_dim=161, units=16, activation="tanh")
+    history = train_model(model, "mirrored.pickle", "mirrored.h5", epochs=2, strategy=strategy,
+                          results_dir={results!r})
+    print("history", history["loss"], history["val_loss"])
+""")
+
+
+def test_mirrored_strategy_over_two_cpu_devices(in_corpus, tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_RUN.format(root=str(ROOT), results=str(tmp_path)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "replicas 2" in done.stdout
+    saved = pickle.load(open(tmp_path / "mirrored.pickle", "rb"))
+    assert len(saved["loss"]) == 2 and all(np.isfinite(saved["loss"] + saved["val_loss"]))
+    fresh = sm.build_from_spec(saved["build"])
+    fresh.load_weights(tmp_path / "mirrored.h5")

@@ -1,0 +1,76 @@
+"""Audio loading and features, on generated tones and on a real (TTS) clip of the tiny corpus."""
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+import utils
+from utils import AudioError, load_audio, mfcc_from_file, spectrogram_from_file
+
+
+def tone(freq_hz, seconds, rate):
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * freq_hz * t)).astype("float32")
+
+
+def test_spectrogram_shape_and_peak_bin(tmp_path):
+    path = tmp_path / "tone.wav"
+    soundfile.write(path, tone(1000, 1.0, 16000), 16000)
+    spec = spectrogram_from_file(str(path))
+    assert spec.shape == (1 + (16000 - 320) // 160, 161)
+    assert np.all(np.isfinite(spec))
+    assert np.bincount(spec.argmax(axis=1)).argmax() == 20  # 1000 Hz / 50 Hz per bin
+
+
+def test_any_rate_and_channel_count_gives_the_same_features(tmp_path):
+    mono16 = tmp_path / "mono16.wav"
+    stereo44 = tmp_path / "stereo44.flac"
+    soundfile.write(mono16, tone(440, 1.0, 16000), 16000)
+    left = tone(440, 1.0, 44100)
+    soundfile.write(stereo44, np.stack([left, left], axis=1), 44100)
+    a, b = spectrogram_from_file(str(mono16)), spectrogram_from_file(str(stereo44))
+    assert a.shape == b.shape
+    peak_a, peak_b = a.argmax(axis=1), b.argmax(axis=1)
+    assert np.mean(peak_a == peak_b) > 0.95
+    assert load_audio(stereo44).ndim == 1
+
+
+def test_features_of_a_real_clip(in_corpus):
+    clip = json.loads(open("train_corpus.json").readline())
+    spec = spectrogram_from_file(clip["key"])
+    mfcc = mfcc_from_file(clip["key"])
+    expected_frames = 1 + (int(round(clip["duration"] * 16000)) - 320) // 160
+    assert spec.shape == (expected_frames, 161)
+    assert mfcc.shape[1] == 13 and abs(mfcc.shape[0] - expected_frames) <= 2
+    # speech has far more energy below 4 kHz than above 7 kHz
+    assert spec[:, 5:80].mean() > spec[:, 140:].mean()
+
+
+def test_missing_and_corrupt_files_are_named(tmp_path):
+    with pytest.raises(AudioError, match="nowhere.wav: file not found"):
+        load_audio(tmp_path / "nowhere.wav")
+    bad = tmp_path / "bad.flac"
+    bad.write_bytes(b"fLaC this is not audio")
+    with pytest.raises(AudioError, match="bad.flac: cannot decode"):
+        load_audio(bad)
+
+
+def test_a_clip_shorter_than_a_window_is_named(tmp_path):
+    short = tmp_path / "short.wav"
+    soundfile.write(short, np.zeros(100, "float32"), 16000)
+    with pytest.raises(AudioError, match="short.wav"):
+        spectrogram_from_file(str(short))
+
+
+def test_calc_feat_dim():
+    assert utils.calc_feat_dim(20, 8000) == 161
+
+
+def test_no_gpu_message(capsys):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    assert utils.limit_gpu_memory(0.5) == "no GPU: running on CPU"
+    assert "no GPU: running on CPU" in capsys.readouterr().out
