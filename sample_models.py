@@ -84,16 +84,18 @@ def cnn_output_length(input_length, filter_size, border_mode, stride, dilation=1
 
 @_recorded
 def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode, units,
-                  output_dim=OUTPUT_DIM):
+                  output_dim=OUTPUT_DIM, activation="relu"):
     """Model 2: Conv1D, batch norm, SimpleRNN, batch norm, Dense at every time step.
 
-    The strided convolution shortens the sequence the RNN has to run over by ``conv_stride``.
+    The strided convolution shortens the sequence the RNN has to run over by ``conv_stride``. The
+    SimpleRNN's ``activation`` is relu as in 2017; with plain SGD its outputs can grow without bound
+    (the loss becomes NaN), and tanh, which is bounded, trains steadily.
     """
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
                       activation="relu", name="conv1d")(inputs)
     x = layers.BatchNormalization(name="bn_conv_1d")(x)
-    x = layers.SimpleRNN(units, activation="relu", return_sequences=True, name="rnn")(x)
+    x = layers.SimpleRNN(units, activation=activation, return_sequences=True, name="rnn")(x)
     x = layers.BatchNormalization(name="bn_rnn")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "cnn_rnn_model",
                    lambda n: cnn_output_length(n, kernel_size, conv_border_mode, conv_stride))
@@ -142,7 +144,7 @@ def dilated_cnn_model(input_dim, filters, kernel_size, dilations=(1, 2, 4, 8), o
 
 
 @_recorded
-def final_model(input_dim=161, filters=256, kernel_size=11, conv_stride=2, units=192, recur_layers=2,
+def final_model(input_dim=161, filters=200, kernel_size=11, conv_stride=2, units=128, recur_layers=2,
                 dropout=0.3, output_dim=OUTPUT_DIM):
     """The final model: strided Conv1D front end, stacked bidirectional GRUs, batch norm and dropout.
 

@@ -1,0 +1,126 @@
+"""Seconds per training epoch of every notebook model on the default corpus, against the 2017 data path.
+
+Run from the project root after `make corpus`:  python bench/train_speed.py [--epochs 3]
+
+Each model trains for a few epochs as the notebook calls it (``train_model``, same arguments); the first
+epoch (graph tracing, feature computation) is the warm-up and the median of the rest is reported. The 2017
+data path recomputes every clip's features for every batch, visits clips in random order (so batches mix
+long and short clips and carry much padding) and drops the last partial batch; it is measured on
+``--legacy-models``. Prints a table, then ``notebook_train_minutes=`` (20 epochs of models 0-4 and the
+final model, summed; the final model at its notebook epoch count) and ``speedup_vs_2017=``.
+This is a benchmark, not a test: it takes several minutes.
+"""
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+
+import data_generator  # noqa: E402
+import sample_models as sm  # noqa: E402
+import train_utils  # noqa: E402
+
+NOTEBOOK_EPOCHS = 20
+FINAL_EPOCHS = 20  # the notebook's FINAL_EPOCHS
+
+# (name, builder, train_model keyword arguments): the notebook's own settings
+MODELS = [
+    ("model_0", lambda: sm.simple_rnn_model(input_dim=161), {}),
+    ("model_1", lambda: sm.rnn_model(input_dim=161, units=128, activation="tanh"), {}),
+    ("model_2", lambda: sm.cnn_rnn_model(input_dim=161, filters=200, kernel_size=11, conv_stride=2,
+                                         conv_border_mode="valid", units=200, activation="tanh"), {}),
+    ("model_3", lambda: sm.deep_rnn_model(input_dim=161, units=128, recur_layers=2), {}),
+    ("model_4", lambda: sm.bidirectional_rnn_model(input_dim=161, units=128), {}),
+    ("model_5", lambda: sm.dilated_cnn_model(input_dim=161, filters=128, kernel_size=3), {}),
+    ("model_6", lambda: sm.cnn_rnn_model(input_dim=13, filters=200, kernel_size=11, conv_stride=2,
+                                         conv_border_mode="valid", units=200, activation="tanh"),
+     {"spectrogram": False}),
+    ("model_end", sm.final_model,
+     {"optimizer_factory": lambda: keras.optimizers.Adam(learning_rate=1e-3, clipnorm=5)}),
+]
+SUMMED = ("model_0", "model_1", "model_2", "model_3", "model_4", "model_end")
+
+
+class Generator2017(data_generator.AudioGenerator):
+    """The 2017 data path: no feature cache, random clip order, last partial batch dropped."""
+
+    def featurize(self, audio_clip):
+        if self.spectrogram:
+            return data_generator.spectrogram_from_file(audio_clip, step=self.step, window=self.window,
+                                                        max_freq=self.max_freq)
+        return data_generator.mfcc_from_file(audio_clip, mfcc_dim=self.mfcc_dim, step=self.step)
+
+    def batch_order(self, partition):
+        order = list(range(len(self._partition(partition)[0])))
+        if partition == "train":
+            self.rng.shuffle(order)
+        full = len(order) - len(order) % self.minibatch_size
+        return [order[i:i + self.minibatch_size] for i in range(0, full, self.minibatch_size)]
+
+    def batch_order_lengths(self, partition):
+        return [self.minibatch_size] * (len(self._partition(partition)[0]) // self.minibatch_size)
+
+
+def seconds_per_epoch(name, build, kwargs, epochs, generator=None):
+    """Median seconds of the epochs after the first, training as the notebook does."""
+    kwargs = dict(kwargs)
+    factory = kwargs.pop("optimizer_factory", None)
+    if factory:
+        kwargs["optimizer"] = factory()
+    saved = train_utils.AudioGenerator
+    if generator is not None:
+        train_utils.AudioGenerator = generator
+    try:
+        with tempfile.TemporaryDirectory() as results:
+            history = train_utils.train_model(build(), f"{name}.pickle", f"{name}.h5", epochs=epochs,
+                                              results_dir=results, verbose=0, **kwargs)
+    finally:
+        train_utils.AudioGenerator = saved
+    if history["stopped"]:
+        print(f"{name}: {history['stopped']}", file=sys.stderr)
+    timed = history["epoch_seconds"][1:] or history["epoch_seconds"] or [float("nan")]
+    return statistics.median(timed), history
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per model, the first is warm-up")
+    parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS])
+    parser.add_argument("--legacy-models", nargs="*", default=["model_1"])
+    args = parser.parse_args(argv)
+    if not os.path.exists("train_corpus.json"):
+        sys.exit("train_corpus.json not found: run `make corpus` first, from the project root")
+    random.seed(0)
+    # what the notebook does: every model in one process shares the feature cache
+    chosen = [m for m in MODELS if m[0] in args.models]
+    rows, legacy = {}, {}
+    started = time.time()
+    for name, build, kwargs in chosen:
+        rows[name], history = seconds_per_epoch(name, build, kwargs, args.epochs)
+        print(f"{name:<10} {rows[name]:7.1f} s/epoch  loss {history['loss'][-1]:8.2f}  "
+              f"val_loss {history['val_loss'][-1]:8.2f}", flush=True)
+    for name, build, kwargs in chosen:
+        if name in args.legacy_models:
+            legacy[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs, generator=Generator2017)
+    print()
+    print(f"{'model':<10} {'s/epoch':>8} {'2017 path':>10} {'speedup':>8}")
+    for name, seconds in rows.items():
+        old = legacy.get(name)
+        print(f"{name:<10} {seconds:8.1f} {old if old else float('nan'):10.1f} "
+              f"{old / seconds if old else float('nan'):8.2f}")
+    summed = sum(rows[n] * (FINAL_EPOCHS if n == "model_end" else NOTEBOOK_EPOCHS) for n in SUMMED if n in rows)
+    print(f"benchmark wall time: {(time.time() - started) / 60:.1f} min")
+    print(f"notebook_train_minutes={summed / 60:.1f}")
+    ratios = [legacy[n] / rows[n] for n in legacy]
+    print(f"speedup_vs_2017={statistics.mean(ratios):.2f}" if ratios else "speedup_vs_2017=nan")
+
+
+if __name__ == "__main__":
+    main()
