@@ -29,7 +29,8 @@ on the same machine (onnxruntime runs single-threaded per worker; other CPUs may
 
 Resumable and atomic: a clip whose .flac exists is kept (its transcript is read back from the FLAC
 title tag, since a too-long first sentence may have been replaced); every file is written under a
-``.partial`` name beside it and renamed into place; text files are only rewritten when they change.
+``.partial`` name beside it (``utils.atomic_write``) and renamed into place; text files are only
+rewritten when they change.
 """
 
 import argparse
@@ -53,9 +54,10 @@ import soxr
 from scipy import signal
 from tqdm import tqdm
 
+from utils import atomic_write
+
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
-PARTIAL_SUFFIX = ".partial"  # temp files (git-ignored), renamed into place only when complete
 TRAIN_SET, VALID_SET = "synth-train", "synth-valid"
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
@@ -467,14 +469,12 @@ def synthesize_clip(voice, clip, seed):
 
 def write_flac_atomically(path, audio, title):
     """16 kHz mono PCM_16 FLAC, transcript in the title tag, renamed into place only when complete."""
-    temp = path.with_name(path.name + PARTIAL_SUFFIX)
-    try:
+    def write(temp):
         with sf.SoundFile(temp, "w", SAMPLE_RATE, 1, "PCM_16", format="FLAC") as out:
             out.title = title
             out.write(audio)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+
+    atomic_write(path, write)
 
 
 def write_text_atomically(path, text):
@@ -482,12 +482,7 @@ def write_text_atomically(path, text):
     path = Path(path)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
-    temp = path.with_name(path.name + PARTIAL_SUFFIX)
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    atomic_write(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
 
 
 def existing_clip(clip):

@@ -27,12 +27,12 @@ import numpy as np
 import soundfile as sf
 
 from char_map import text_to_int_sequence
+from utils import atomic_write
 
 TARGET_SAMPLE_RATE = 16000  # Hz: what the feature pipeline expects from flac_to_wav.sh
 PCM16_FULL_SCALE = 32768  # libsndfile reads int16 v as v / 32768, so this scale round-trips exactly
 TRANSCRIPT_SUFFIX = ".trans.txt"
 AUDIO_EXTENSIONS = (".wav", ".flac")  # preference order: a converted wav wins over its flac
-PARTIAL_SUFFIX = ".partial"  # temp files (git-ignored), renamed into place only when complete
 # Typographic apostrophes that stand for ' in every position; the left quote is left out because it
 # usually opens a quotation, and mapping it would invent apostrophes.
 APOSTROPHE_VARIANTS = {"\u2019": "'", "\u02bc": "'"}  # right single quote, modifier letter apostrophe
@@ -115,28 +115,12 @@ def to_pcm16_mono(data, sample_rate):
     return np.clip(scaled, -PCM16_FULL_SCALE, PCM16_FULL_SCALE - 1).astype(np.int16)
 
 
-def write_atomically(path, write):
-    """Call ``write(temp_path)`` on a temp file beside ``path``, then rename it into place.
-
-    An interrupted run leaves either the old file or the new one, never half of one.
-    """
-    # A fixed name beside the target: same file system so the rename is atomic, and a run killed
-    # outright leaves a leftover that the next run simply overwrites.
-    temp = path + PARTIAL_SUFFIX
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-
-
 def convert_to_wav(flac_path):
     """Write ``<name>.wav`` beside a flac as 16 kHz mono PCM_16; raise Skip if the flac is incomplete."""
     wav_path = os.path.splitext(flac_path)[0] + ".wav"
     data, sample_rate = read_complete(flac_path)
     samples = to_pcm16_mono(data, sample_rate)
-    write_atomically(wav_path, lambda temp: sf.write(
+    atomic_write(wav_path, lambda temp: sf.write(
         temp, samples, TARGET_SAMPLE_RATE, format="WAV", subtype="PCM_16"))
     return wav_path
 
@@ -229,7 +213,7 @@ def write_json_lines(entries, out_path):
         with open(temp, "w", encoding="utf-8") as f:
             f.writelines(lines)
 
-    write_atomically(out_path, write)
+    atomic_write(out_path, write)
 
 
 def main(argv=None):

@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import pickle
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import tensorflow as tf
 import keras
 
 from char_map import BLANK_INDEX
+from utils import atomic_write
 
 # Keras logs a warning at every legacy-HDF5 save; the .h5 format is what the project promises
 logging.getLogger("absl").setLevel(logging.ERROR)
@@ -75,26 +75,12 @@ def ctc_loss(y_true, y_pred):
 
 
 # ------------------------------------------------------------------------------------------ files
-def _atomic_write(path, write):
-    """Call ``write(tmp_path)`` then move the result over ``path``; a crash leaves the old file whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_history(history, path):
     def write(tmp):
         with open(tmp, "wb") as f:
             pickle.dump(history, f)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def load_history(path):
@@ -104,7 +90,7 @@ def load_history(path):
 
 def save_model_file(model, path):
     # Keras 3 wants a file name ending in .h5 for the legacy format; the temporary name keeps it
-    _atomic_write(path, lambda tmp: model.save(tmp, include_optimizer=False))
+    atomic_write(path, lambda tmp: model.save(tmp, include_optimizer=False))
 
 
 def _optimizer_state_path(model_path):
@@ -113,7 +99,7 @@ def _optimizer_state_path(model_path):
 
 def save_optimizer_state(optimizer, path):
     arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(optimizer.variables)}
-    _atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
 
 
 def restore_optimizer_state(optimizer, model, path):

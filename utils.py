@@ -26,6 +26,35 @@ MFCC_DIM = 13  # cepstral coefficients per frame
 EPSILON = 1e-14  # floor inside the log, so silence gives a finite value
 
 
+PARTIAL_TAG = ".partial"  # marks a file being written; renamed into place only when complete
+
+
+def partial_path(path):
+    """The temporary name an atomic write uses beside ``path``: ``a/model_0.h5`` -> ``a/model_0.h5.partial.h5``.
+
+    The suffix is kept because some writers choose the format by it (Keras' ``model.save``).
+    """
+    path = Path(path)
+    return path.with_name(path.name + PARTIAL_TAG + path.suffix)
+
+
+def atomic_write(path, write):
+    """Call ``write(temp_path)``, then rename the temporary file over ``path``.
+
+    A crash at any point leaves the old file or the new one, never half of one; the temporary file is
+    on the same file system, so the rename is atomic, and a fixed name means a leftover from a killed
+    run is simply overwritten next time.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = partial_path(path)
+    try:
+        write(str(temp))
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 class AudioError(ValueError):
     """A clip that cannot be used; the message names the file and the fix."""
 

@@ -9,6 +9,7 @@ import soundfile as sf
 
 import build_corpus as bc
 from char_map import ALPHABET
+from utils import PARTIAL_TAG, partial_path
 
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1"]
 
@@ -160,7 +161,7 @@ def test_layout(tiny):
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
         "synth-valid/5000/500001/5000-500001-0000.flac", "synth-valid/5001/500101/5001-500101-0000.flac"]
-    assert not list(tiny.rglob("*" + bc.PARTIAL_SUFFIX))
+    assert not list(tiny.rglob("*" + PARTIAL_TAG + "*"))
     for flac in tiny.rglob("*.flac"):
         info = sf.info(flac)
         assert (info.samplerate, info.channels, info.format, info.subtype) == (16000, 1, "FLAC", "PCM_16")
@@ -217,7 +218,7 @@ def test_resume_rebuilds_missing_clip(tiny, tmp_path):
             (copy / path.relative_to(tiny)).write_bytes(path.read_bytes())
     victim = next(copy.rglob("*.flac"))
     victim.unlink()
-    victim.with_name(victim.name + bc.PARTIAL_SUFFIX).write_bytes(b"half a file")  # a killed run
+    partial_path(victim).write_bytes(b"half a file")  # a killed run
     assert bc.main(["--out", str(copy), "--jobs", "1", *TINY]) == 0
     assert victim.read_bytes() == (tiny / victim.relative_to(copy)).read_bytes()
-    assert not list(copy.rglob("*" + bc.PARTIAL_SUFFIX))
+    assert not list(copy.rglob("*" + PARTIAL_TAG + "*"))

@@ -55,7 +55,7 @@ def run_script(cwd, *args):
 
 
 def leftovers(tree):
-    return sorted(str(p) for p in Path(tree).rglob("*.partial"))
+    return sorted(str(p) for p in Path(tree).rglob("*.partial*"))
 
 
 @pytest.fixture
