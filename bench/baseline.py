@@ -1,0 +1,98 @@
+"""Our final model beside an off-the-shelf recogniser on the same validation clips: WER, CER and speed.
+
+Run from the project root after `make all`:  python bench/baseline.py [--limit N]
+
+The off-the-shelf system is CMU PocketSphinx 5 (``pocketsphinx`` on PyPI): a classic HMM recogniser
+with its own US English acoustic model, 3-gram language model and pronouncing dictionary, all shipped in
+the wheel and run offline. It was trained on far more (real) speech than our 74 minutes of synthetic
+clips, but never on this corpus' voices or sentences. Our model is decoded greedily and with the word LM
+(``transcribe.py``'s decoders). Prints one table row per system: WER, CER (jiwer, over the whole set) and
+seconds of computing per second of audio. This is a benchmark, not a test: it takes several minutes.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import soundfile  # noqa: E402
+
+import transcribe  # noqa: E402
+import utils  # noqa: E402
+from char_map import ALPHABET  # noqa: E402
+
+PCM_SCALE = 32767  # float samples in [-1, 1] -> 16-bit integers, what PocketSphinx reads
+
+
+def pocketsphinx_decoder():
+    """A PocketSphinx decoder with its bundled US English models, quiet, at our 16 kHz sample rate."""
+    from pocketsphinx import Decoder
+
+    return Decoder(samprate=utils.SAMPLE_RATE, loglevel="FATAL")
+
+
+def pocketsphinx_transcript(decoder, path):
+    """PocketSphinx's transcript of one file, in our alphabet (lower case, no punctuation or fillers)."""
+    audio = utils.load_audio(path)
+    pcm = (np.clip(audio, -1.0, 1.0) * PCM_SCALE).astype("<i2").tobytes()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    text = hypothesis.hypstr.lower() if hypothesis is not None else ""
+    words = ("".join(ch for ch in word if ch in ALPHABET) for word in text.split() if not word.startswith("<"))
+    return " ".join(w for w in words if w)
+
+
+def evaluate(name, transcribe_one, clips):
+    """(name, WER, CER, seconds of computing per second of audio) of one system over the clips."""
+    references, hypotheses, audio_seconds = [], [], 0.0
+    started = time.time()
+    for path, reference in clips:
+        hypotheses.append(transcribe_one(path))
+        references.append(reference)
+        audio_seconds += soundfile.info(path).duration
+    wer, cer = transcribe.error_rates(references, hypotheses)
+    return name, wer, cer, (time.time() - started) / audio_seconds
+
+
+def our_system(model_path, decoder_name, lm_path, train_json):
+    """A function path -> transcript: our model with one of transcribe.py's decoders."""
+    from data_generator import AudioGenerator
+
+    model, spectrogram, mfcc_dim = transcribe.load_acoustic_model(model_path)
+    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
+    transcribe.load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
+    decode = transcribe.make_decoder(decoder_name, lm_path)
+
+    def transcribe_one(path):
+        probs = transcribe.clip_probabilities(model, audio_gen, path)
+        return decode(probs, len(probs))
+
+    return transcribe_one
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="valid_corpus.json")
+    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL)
+    parser.add_argument("--lm", default=transcribe.DEFAULT_LM)
+    parser.add_argument("--train-json", default=transcribe.DEFAULT_TRAIN_JSON)
+    parser.add_argument("--limit", type=int, help="only the first N clips (a quick look)")
+    args = parser.parse_args(argv)
+    clips = transcribe.read_corpus(args.corpus)[:args.limit]
+    print(f"{len(clips)} clips of {args.corpus}; our model: {args.model}", flush=True)
+    sphinx = pocketsphinx_decoder()
+    rows = [evaluate("pocketsphinx 5.1.1 (en-us)", lambda path: pocketsphinx_transcript(sphinx, path), clips)]
+    for decoder_name in ("greedy", "lm"):
+        system = our_system(args.model, decoder_name, args.lm, args.train_json)
+        rows.append(evaluate(f"ours, {decoder_name} decoding", system, clips))
+    print(f"{'system':<28} {'WER':>7} {'CER':>7} {'s per s of audio':>17}")
+    for name, wer, cer, rtf in rows:
+        print(f"{name:<28} {wer:>7.1%} {cer:>7.1%} {rtf:>17.3f}")
+
+
+if __name__ == "__main__":
+    main()

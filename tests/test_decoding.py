@@ -1,0 +1,149 @@
+"""Decoders and language models: greedy CTC decoding on hand-made matrices, the Kneser-Ney LM (normalised,
+back-off mass, ARPA through kenlm), and beam search that an LM steers toward in-vocabulary sentences."""
+import math
+
+import numpy as np
+import pytest
+
+import decoding
+import language_model as lmod
+from char_map import BLANK_INDEX, OUTPUT_DIM, char_map
+
+SENTENCES = ["the cat sat on the mat", "a dog sat on a log", "the cat ate the rat", "a cat is not a dog",
+             "the dog ate"]
+
+
+def frames(*columns, floor=1e-3):
+    """A probability matrix, one row per column spec: a character (or '_' for blank) with probability
+    about one, or a dict {char: probability} for an ambiguous frame. Every other class gets ``floor``,
+    the blank a little more, as trained models give it (and so it is among the few classes tried)."""
+    rows = []
+    for column in columns:
+        row = np.full(OUTPUT_DIM, float(floor))
+        row[BLANK_INDEX] = 2 * floor
+        for ch, p in ({column: 1.0} if isinstance(column, str) else column).items():
+            row[BLANK_INDEX if ch == "_" else char_map[ch]] = p
+        rows.append(row / row.sum())
+    return np.array(rows, dtype=np.float32)
+
+
+def spelled(text, ambiguous=None):
+    """Frames that spell ``text``, a blank after every character; ``ambiguous`` {position: {char: p}}."""
+    columns = []
+    for i, ch in enumerate(text):
+        columns += [(ambiguous or {}).get(i, ch), "_"]
+    return frames(*columns)
+
+
+@pytest.fixture(scope="module")
+def small_lm():
+    return lmod.NgramLM([s.split() for s in SENTENCES])
+
+
+@pytest.fixture(scope="module")
+def corpus_lm(tiny_corpus):
+    """The LM of the real LM text (every corpus sentence but the validation ones)."""
+    return lmod.NgramLM(lmod.read_sentences(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"))
+
+
+# ------------------------------------------------------------------------------------------ greedy
+def test_greedy_collapses_repeats_and_drops_blanks():
+    assert decoding.greedy_decode(frames("c", "c", "_", "a", "a", "a", "t", "_", "_")) == "cat"
+
+
+def test_greedy_keeps_a_doubled_letter_separated_by_a_blank():
+    assert decoding.greedy_decode(frames("s", "e", "e", "_", "e", "n")) == "seen"
+    assert decoding.greedy_decode(frames("s", "e", "e", "e", "n")) == "sen"
+
+
+def test_greedy_reads_only_the_real_frames_of_a_padded_clip():
+    probs = frames("o", "_", "k", "x", "x")
+    assert decoding.greedy_decode(probs, output_length=3) == "ok"
+
+
+def test_beam_search_sums_alignments_where_the_best_path_misleads():
+    # best single path: blank, blank (0.36); but "a" through a_, _a, aa has 0.64
+    probs = frames({"a": 0.4, "_": 0.6}, {"a": 0.4, "_": 0.6}, floor=0)
+    assert decoding.greedy_decode(probs) == ""
+    assert decoding.BeamDecoder()(probs) == "a"
+
+
+# ------------------------------------------------------------------------------------------ the LM
+@pytest.mark.parametrize("context", [(), ("<s>",), ("the",), ("the", "cat"), ("<s>", "the"), ("zebra", "qux")])
+def test_lm_probabilities_sum_to_one(corpus_lm, small_lm, context):
+    for lm in (small_lm, corpus_lm):
+        total = sum(lm.prob(w, context) for w in lm.vocabulary + [lmod.EOS, lmod.UNK])
+        assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_unseen_words_and_contexts_get_back_off_mass(small_lm):
+    assert 0 < small_lm.prob("zebra", ("the", "cat")) == small_lm.prob(lmod.UNK, ("the", "cat"))
+    assert small_lm.prob("zebra", ()) == small_lm.prob(lmod.UNK, ()) > small_lm.prob("zebra", ("the", "cat"))
+    # "rat" never follows "dog": it gets the mass dog's context leaves to the unigrams
+    assert 0 < small_lm.prob("rat", ("the", "dog")) < small_lm.prob("ate", ("the", "dog"))
+    # a context never seen is no information: the shorter context decides
+    assert small_lm.prob("sat", ("zebra", "cat")) == small_lm.prob("sat", ("cat",))
+    assert small_lm.prob("sat", ("the", "cat")) > small_lm.prob("sat", ("a", "dog", "the"))
+
+
+def test_arpa_export_round_trips_through_kenlm(corpus_lm, tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    path = corpus_lm.to_arpa(tmp_path / "lm.arpa")
+    model = kenlm.Model(str(path))
+    for sentence in ["and the lord spake unto moses saying", "a zorbix is a frobnicated thing", "the",
+                     "i am what i am and that is all that i am"]:
+        context, ours = ("<s>",), []
+        for word in sentence.split() + [lmod.EOS]:
+            ours.append(corpus_lm.log10_prob(word, context))
+            context += (word,)
+        theirs = [score for score, _, _ in model.full_scores(sentence)]
+        np.testing.assert_allclose(theirs, ours, atol=1e-4)
+
+
+def test_kenlm_model_answers_like_the_python_model(small_lm, tmp_path):
+    pytest.importorskip("kenlm")
+    arpa = lmod.load(small_lm.to_arpa(tmp_path / "small.arpa"))
+    assert isinstance(arpa, lmod.KenLMWordLM) and arpa.vocabulary == small_lm.vocabulary
+    ours, theirs = small_lm.start(), arpa.start()
+    for word in ["the", "cat", "zebra", "sat"]:
+        (ours, a), (theirs, b) = small_lm.score(ours, word), arpa.score(theirs, word)
+        assert a == pytest.approx(b, abs=1e-4 * math.log(10))
+    assert small_lm.finish(ours) == pytest.approx(arpa.finish(theirs), abs=1e-4 * math.log(10))
+    for word, value in small_lm.unigram_log_probs().items():
+        assert arpa.unigram_log_probs()[word] == pytest.approx(value, abs=1e-4 * math.log(10))
+
+
+# ------------------------------------------------------------------------------------------ LM decoding
+def test_the_lm_fixes_an_ambiguous_letter_that_greedy_gets_wrong(small_lm, tmp_path):
+    # the acoustic model slightly prefers "d" for the "s" of "sat"
+    probs = spelled("the cat sat on the mat", {8: {"d": 0.6, "s": 0.4}})
+    assert decoding.greedy_decode(probs) == "the cat dat on the mat"
+    assert decoding.BeamDecoder()(probs) == "the cat dat on the mat"
+    assert decoding.BeamDecoder(small_lm)(probs) == "the cat sat on the mat"
+    kenlm_lm = lmod.load(small_lm.to_arpa(tmp_path / "small.arpa"))
+    assert decoding.BeamDecoder(kenlm_lm)(probs) == "the cat sat on the mat"
+
+
+def test_the_lm_fixes_a_word_boundary(corpus_lm):
+    # "in the beginning" with a frame between "begin" and "ning" that may be a space or nothing (blank)
+    probs = spelled("in the begin ning", {12: {" ": 0.55, "_": 0.45}})
+    assert decoding.greedy_decode(probs) == "in the begin ning"
+    assert decoding.BeamDecoder(corpus_lm)(probs) == "in the beginning"
+
+
+def test_out_of_vocabulary_words_stay_possible(small_lm):
+    probs = spelled("the zorbix sat on the mat")
+    assert "zorbix" not in small_lm.vocabulary
+    assert decoding.BeamDecoder(small_lm)(probs) == "the zorbix sat on the mat"
+
+
+def test_spelling_scores_add_up_to_the_word_lm(small_lm):
+    # letter by letter, then the space: the increments sum to ln P(word | context) (weight 1, no bonus)
+    lm = decoding.SpellingLM(small_lm, lm_weight=1.0, word_bonus=0.0)
+    state, total = lm.start(), 0.0
+    for ch in "cat ":
+        state, score = lm.score(state, char_map[ch])
+        total += score
+    _, expected = small_lm.score(small_lm.start(), "cat")
+    spelled_as_unknown = small_lm.score(small_lm.start(), lmod.UNK)[1] + lm._speller.ln_word("cat")
+    assert total == pytest.approx(np.logaddexp(expected, spelled_as_unknown), abs=1e-9)

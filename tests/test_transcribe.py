@@ -1,0 +1,115 @@
+"""transcribe.py on real clips of the tiny corpus with a model trained one epoch: the output format, the
+WER/CER line, the normalisation cache, and a clear message for each file that cannot be transcribed."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+import sample_models as sm
+import transcribe
+from data_generator import AudioGenerator
+from train_utils import train_model
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULT_LINE = re.compile(r"^WER (\d+\.\d{4})\tCER (\d+\.\d{4})\tclips (\d+)\tfailed (\d+)\tdecoder (\w+)\t")
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_corpus, tmp_path_factory):
+    """A small model trained one epoch on the tiny corpus: the path of its .h5 (pickle beside it)."""
+    results = tmp_path_factory.mktemp("results")
+    model = sm.rnn_model(input_dim=161, units=16, activation="tanh")
+    train_model(model, "model_end.pickle", "model_end.h5", train_json=str(tiny_corpus / "train_corpus.json"),
+                valid_json=str(tiny_corpus / "valid_corpus.json"), epochs=1, verbose=0, results_dir=results)
+    return results / "model_end.h5"
+
+
+@pytest.fixture
+def clips(tiny_corpus):
+    """Paths of the tiny corpus' validation clips (absolute)."""
+    return [line.split('"key": "')[1].split('"')[0]
+            for line in (tiny_corpus / "valid_corpus.json").read_text().splitlines()]
+
+
+def args(trained, tiny_corpus, *rest):
+    return ["--model", str(trained), "--train-json", str(tiny_corpus / "train_corpus.json"),
+            "--lm", str(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"), *rest]
+
+
+def test_files_print_one_line_each_and_bad_files_are_explained(trained, tiny_corpus, clips, tmp_path, capsys):
+    audio, rate = soundfile.read(clips[0], dtype="float32")
+    stereo_44k = tmp_path / "stereo 44k.flac"  # another format, rate and channel count
+    import soxr
+
+    soundfile.write(stereo_44k, np.stack([soxr.resample(audio, rate, 44100)] * 2, axis=1), 44100)
+    empty, silent, short = tmp_path / "empty.wav", tmp_path / "silent.wav", tmp_path / "short.wav"
+    soundfile.write(empty, np.zeros(0, dtype="float32"), 16000)
+    soundfile.write(silent, np.zeros(16000, dtype="float32"), 16000)
+    soundfile.write(short, audio[:160], rate)  # 10 ms: shorter than one 20 ms window
+    missing = tmp_path / "missing.wav"
+    files = [clips[0], str(missing), str(empty), str(stereo_44k), str(silent), str(short), clips[1]]
+
+    status = transcribe.main(args(trained, tiny_corpus, *files))
+
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [clips[0], str(stereo_44k), clips[1]]
+    assert all(len(line.split("\t")) == 2 and set(line.split("\t")[1]) <= set(" 'abcdefghijklmnopqrstuvwxyz")
+               for line in lines)
+    assert status == 1
+    messages = err.splitlines()
+    for path, reason in [(missing, "file not found"), (empty, "no samples"), (silent, "silent"),
+                         (short, "shorter than one 20 ms analysis window")]:
+        assert any(str(path) in m and reason in m for m in messages), (path, err)
+
+
+def test_corpus_mode_ends_with_wer_and_cer(trained, tiny_corpus, clips, capsys):
+    status = transcribe.main(args(trained, tiny_corpus, "--corpus", str(tiny_corpus / "valid_corpus.json"),
+                                  "--decoder", "greedy"))
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert [line.split("\t")[0] for line in lines[:-1]] == clips
+    wer, cer, n, failed, decoder = RESULT_LINE.match(lines[-1]).groups()
+    assert float(wer) >= 0 and 0 <= float(cer) and int(n) == len(clips) and failed == "0"
+    assert decoder == "greedy"
+
+
+def test_normalisation_is_computed_as_in_training_and_cached(trained, tiny_corpus, tmp_path):
+    model_path = tmp_path / "model_end.h5"  # a copy: the cache goes beside the model
+    model_path.write_bytes(trained.read_bytes())
+    model_path.with_suffix(".pickle").write_bytes(trained.with_suffix(".pickle").read_bytes())
+    train_json = tiny_corpus / "train_corpus.json"
+    reference = AudioGenerator()
+    reference.load_train_data(str(train_json))
+
+    first = AudioGenerator()
+    assert transcribe.load_normalisation(first, model_path, train_json) == "computed"
+    np.testing.assert_array_equal(first.feats_mean, reference.feats_mean)
+    np.testing.assert_array_equal(first.feats_std, reference.feats_std)
+    cache = transcribe.norm_cache_path(model_path)
+    assert cache == tmp_path / "model_end.norm.npz" and cache.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_end.h5", "model_end.norm.npz",
+                                                          "model_end.pickle"]  # no temporary file left
+
+    # without the training corpus (a copy of the committed results only), the cache serves
+    again = AudioGenerator()
+    assert transcribe.load_normalisation(again, model_path, tmp_path / "no_corpus.json") == "cache"
+    np.testing.assert_array_equal(again.feats_std, reference.feats_std)
+    # a cache of other features is not used, and with no corpus that is an error that says what to do
+    with pytest.raises(transcribe.UsageError, match="--train-json"):
+        transcribe.load_normalisation(AudioGenerator(spectrogram=False), model_path, tmp_path / "none.json",
+                                      spectrogram=False, mfcc_dim=13)
+
+
+def test_command_line(trained, tiny_corpus, clips):
+    done = subprocess.run([sys.executable, str(ROOT / "transcribe.py"), *args(trained, tiny_corpus, clips[0])],
+                          capture_output=True, text=True, cwd=tiny_corpus)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1 and done.stdout.startswith(clips[0] + "\t")
+    missing = subprocess.run([sys.executable, str(ROOT / "transcribe.py"), "--model", "nowhere.h5", clips[0]],
+                             capture_output=True, text=True, cwd=tiny_corpus)
+    assert missing.returncode == 2 and "nowhere.h5: model not found" in missing.stderr
