@@ -81,18 +81,30 @@ class AudioGenerator:
             self.load_metadata_from_desc_file(desc_file, "train")
 
     # ----------------------------------------------------------------------------- corpus descriptions
+    @staticmethod
+    def _prefix(partition):
+        """Attribute prefix of a partition name: 'validation' and 'valid' are the same set."""
+        prefix = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}.get(partition)
+        if prefix is None:
+            raise ValueError(f"unknown partition {partition!r}: use 'train', 'valid' or 'test'")
+        return prefix
+
     def _set_partition(self, partition, paths, durations, texts):
-        prefix = {"train": "train", "valid": "valid", "test": "test"}[partition]
+        prefix = self._prefix(partition)
         setattr(self, f"{prefix}_audio_paths", list(paths))
         setattr(self, f"{prefix}_durations", list(durations))
         setattr(self, f"{prefix}_texts", list(texts))
 
     def _partition(self, partition):
-        prefix = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}.get(partition)
-        if prefix is None:
-            raise ValueError(f"unknown partition {partition!r}: use 'train', 'valid' or 'test'")
+        prefix = self._prefix(partition)
         return (getattr(self, f"{prefix}_audio_paths"), getattr(self, f"{prefix}_durations"),
                 getattr(self, f"{prefix}_texts"))
+
+    def _select(self, partition, indices):
+        """Keep only the clips at ``indices`` of a partition, in that order."""
+        paths, durations, texts = self._partition(partition)
+        self._set_partition(partition, [paths[i] for i in indices], [durations[i] for i in indices],
+                            [texts[i] for i in indices])
 
     def load_train_data(self, desc_file="train_corpus.json"):
         self.load_metadata_from_desc_file(desc_file, "train")
@@ -138,7 +150,7 @@ class AudioGenerator:
                 texts.append(text)
         if too_long:
             print(f"{desc_file}: {too_long} clips longer than {self.max_duration} s left out")
-        self._set_partition({"validation": "valid"}.get(partition, partition), paths, durations, texts)
+        self._set_partition(partition, paths, durations, texts)
 
     def drop_unfit(self, partition, output_length):
         """Leave out clips whose transcript is longer than the model's output; CTC cannot align them.
@@ -147,15 +159,12 @@ class AudioGenerator:
         """
         paths, durations, texts = self._partition(partition)
         keep = []
-        for i, (path, text) in enumerate(zip(paths, texts)):
-            frames = self.frame_count(durations[i])
-            if output_length(frames) >= len(text):
+        for i, (duration, text) in enumerate(zip(durations, texts)):
+            if output_length(self.frame_count(duration)) >= len(text):
                 keep.append(i)
         dropped = len(paths) - len(keep)
         if dropped:
-            name = {"validation": "valid"}.get(partition, partition)
-            self._set_partition(name, [paths[i] for i in keep], [durations[i] for i in keep],
-                                [texts[i] for i in keep])
+            self._select(partition, keep)
         return dropped
 
     def frame_count(self, duration):
@@ -215,9 +224,7 @@ class AudioGenerator:
         for message in bad:
             print(f"left out: {message}")
         if bad:
-            name = {"validation": "valid"}.get(partition, partition)
-            self._set_partition(name, [paths[i] for i in keep], [durations[i] for i in keep],
-                                [texts[i] for i in keep])
+            self._select(partition, keep)
         if progress:
             print(f"{partition}: {len(keep)} clips ready ({sum(durations[i] for i in keep) / 60:.1f} min)")
         return len(bad)
@@ -266,7 +273,7 @@ class AudioGenerator:
         """Yield the batches of one pass over a partition (see ``get_batch``)."""
         for indices in self.batch_order(partition):
             yield self.get_batch(partition, indices)
-        self.epochs_served[{"validation": "valid"}.get(partition, partition)] += 1
+        self.epochs_served[self._prefix(partition)] += 1
 
     def _forever(self, partition):
         if not self._partition(partition)[0]:
@@ -310,20 +317,14 @@ class AudioGenerator:
     # ----------------------------------------------------------------------------- ordering (2017 API)
     def shuffle_data_by_partition(self, partition):
         """Shuffle a partition's clips in place (paths, durations and texts together)."""
-        paths, durations, texts = self._partition(partition)
-        order = list(range(len(paths)))
+        order = list(range(len(self._partition(partition)[0])))
         self.rng.shuffle(order)
-        name = {"validation": "valid"}.get(partition, partition)
-        self._set_partition(name, [paths[i] for i in order], [durations[i] for i in order],
-                            [texts[i] for i in order])
+        self._select(partition, order)
 
     def sort_data_by_duration(self, partition):
         """Sort a partition's clips by increasing duration."""
-        paths, durations, texts = self._partition(partition)
-        order = sorted(range(len(paths)), key=lambda i: (durations[i], i))
-        name = {"validation": "valid"}.get(partition, partition)
-        self._set_partition(name, [paths[i] for i in order], [durations[i] for i in order],
-                            [texts[i] for i in order])
+        durations = self._partition(partition)[1]
+        self._select(partition, sorted(range(len(durations)), key=lambda i: (durations[i], i)))
 
 
 # --------------------------------------------------------------------------------- one clip, visualised
