@@ -19,6 +19,13 @@ from utils import AudioError, calc_feat_dim, mfcc_from_file, spectrogram_from_fi
 RNG_SEED = 123  # the order of batches and the clips used for normalisation are reproducible
 NORMALIZE_EPSILON = 1e-14
 
+# SpecAugment-style masking of training clips (Park et al. 2019), sized for clips of a few seconds
+FREQ_MASKS = 2          # frequency bands blanked per clip
+FREQ_MASK_WIDTH = 0.1   # each band at most this fraction of the feature bins (16 of 161, 800 Hz)
+TIME_MASKS = 2          # stretches of time blanked per clip
+TIME_MASK_FRAMES = 20   # each at most 20 frames (200 ms) ...
+TIME_MASK_SHARE = 0.1   # ... and at most this fraction of the clip
+
 # features of every clip featurized in this process, keyed by file identity and feature settings
 _FEATURE_CACHE = {}
 
@@ -26,6 +33,23 @@ _FEATURE_CACHE = {}
 def _cache_key(path, settings):
     stat = os.stat(path)
     return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, settings)
+
+
+def spec_augment(feature, rng):
+    """A copy of one clip's normalised features, (frames, bins), with random frequency bands and time
+    stretches set to 0, the training set's mean: the model cannot lean on any one band or moment."""
+    masked = feature.copy()
+    frames, bins = masked.shape
+    for _ in range(FREQ_MASKS):
+        width = rng.integers(0, int(FREQ_MASK_WIDTH * bins) + 1)
+        start = rng.integers(0, bins - width + 1)
+        masked[:, start:start + width] = 0
+    longest = min(TIME_MASK_FRAMES, int(TIME_MASK_SHARE * frames))
+    for _ in range(TIME_MASKS):
+        width = rng.integers(0, longest + 1)
+        start = rng.integers(0, frames - width + 1)
+        masked[start:start + width] = 0
+    return masked
 
 
 def pack_ctc_targets(labels, output_lengths):
@@ -48,7 +72,7 @@ class AudioGenerator:
     """Reads corpus descriptions and yields padded batches of normalised features with their labels."""
 
     def __init__(self, step=10, window=20, max_freq=8000, mfcc_dim=13, minibatch_size=20, desc_file=None,
-                 spectrogram=True, max_duration=10.0, sort_by_duration=False, seed=RNG_SEED):
+                 spectrogram=True, max_duration=10.0, sort_by_duration=False, seed=RNG_SEED, augment=False):
         """
         Params:
             step (int): ms between feature frames
@@ -61,11 +85,14 @@ class AudioGenerator:
             max_duration (float): clips longer than this many seconds are left out
             sort_by_duration (bool): visit clips shortest first, in a fixed order (a curriculum);
                 otherwise batches of similar length are visited in a new random order each epoch
+            augment (bool): SpecAugment masking (``spec_augment``) of training batches; never of others
         """
         self.feat_dim = calc_feat_dim(window, max_freq) if spectrogram else mfcc_dim
         self.feats_mean = np.zeros((self.feat_dim,), dtype=np.float32)
         self.feats_std = np.ones((self.feat_dim,), dtype=np.float32)
         self.rng = random.Random(seed)
+        self.augment = augment
+        self.mask_rng = np.random.default_rng(seed)
         self.step = step
         self.window = window
         self.max_freq = max_freq
@@ -256,6 +283,8 @@ class AudioGenerator:
         if indices is None:
             indices = range(min(self.minibatch_size, len(paths)))
         features = [self.normalize(self.featurize(paths[i])) for i in indices]
+        if self.augment and self._prefix(partition) == "train":
+            features = [spec_augment(f, self.mask_rng) for f in features]
         labels = [text_to_int_sequence(texts[i]) for i in indices]
         max_frames = max(f.shape[0] for f in features)
         max_label = max(len(label) for label in labels)

@@ -144,12 +144,13 @@ def dilated_cnn_model(input_dim, filters, kernel_size, dilations=(1, 2, 4, 8), o
 
 
 @_recorded
-def final_model(input_dim=161, filters=200, kernel_size=11, conv_stride=2, units=128, recur_layers=2,
-                dropout=0.3, output_dim=OUTPUT_DIM):
+def final_model(input_dim=161, filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=2,
+                dropout=0.2, output_dim=OUTPUT_DIM):
     """The final model: strided Conv1D front end, stacked bidirectional GRUs, batch norm and dropout.
 
-    - Conv1D (kernel 11 = 110 ms, stride 2): learns local spectral patterns and halves the frame rate,
-      so each recurrent layer runs over half as many steps (20 ms per output frame);
+    - Conv1D (kernel 11 = 110 ms, stride 3): learns local spectral patterns and cuts the frame rate to
+      one output every 30 ms, so each recurrent layer (and the CTC loss) runs over a third as many steps;
+      30 ms still leaves about twice as many frames as characters in read speech;
     - ``recur_layers`` bidirectional GRUs, each followed by batch norm: context from both sides of
       every frame, several levels deep;
     - dropout after the convolution and each recurrent layer against over-fitting the few speakers;

@@ -35,11 +35,11 @@ NAN_ADVICE = ("Try a smaller learning rate or a tighter gradient clip (the optim
 
 # What the notebook may change once for every later call (corpus, results folder, epochs).
 DEFAULTS = {"train_json": "train_corpus.json", "valid_json": "valid_corpus.json", "epochs": 20,
-            "results_dir": RESULTS_DIR}
+            "minibatch_size": 20, "results_dir": RESULTS_DIR}
 
 
 def set_defaults(**values):
-    """Change the defaults of ``train_model`` (train_json, valid_json, epochs, results_dir)."""
+    """Change the defaults of ``train_model`` (train_json, valid_json, epochs, minibatch_size, results_dir)."""
     unknown = set(values) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown defaults {sorted(unknown)}; known: {sorted(DEFAULTS)}")
@@ -196,27 +196,30 @@ def _resume_point(pickle_file, model_file, build, features, epochs):
 
 
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None, valid_json=None,
-                minibatch_size=20, spectrogram=True, mfcc_dim=13, optimizer=None, epochs=None, verbose=1,
+                minibatch_size=None, spectrogram=True, mfcc_dim=13, optimizer=None, epochs=None, verbose=1,
                 sort_by_duration=False, max_duration=10.0, strategy=None, resume=True, callbacks=(),
-                results_dir=None):
+                results_dir=None, spec_augment=False):
     """Train ``input_to_softmax`` with CTC loss; write its history and weights under the results folder.
 
     Params (2017 names and defaults; None means the value set by ``set_defaults``):
         input_to_softmax: a model from sample_models (it must carry ``output_length``)
         pickle_path, save_model_path: file names for the loss history and the model, in results/
         train_json, valid_json: corpus descriptions (train_corpus.json, valid_corpus.json)
-        minibatch_size: clips per batch; spectrogram: spectrogram (True) or MFCC (False) features
+        minibatch_size: clips per batch (20); spectrogram: spectrogram (True) or MFCC (False) features
         mfcc_dim: MFCC coefficients; optimizer: a Keras optimizer (default ``default_optimizer()``)
         epochs: total epochs (20); verbose: 1 prints a line per epoch, 0 nothing
         sort_by_duration: shortest clips first in a fixed order; max_duration: longest clip in seconds
         strategy: a tf.distribute strategy to train under (e.g. MirroredStrategy over several GPUs)
         resume: continue an interrupted run of the same model from its last finished epoch
         callbacks: extra Keras callbacks
+        spec_augment: mask random frequency bands and time stretches of each training clip
+            (``data_generator.spec_augment``), a regulariser against over-fitting few speakers
     Returns the history dict that is also pickled.
     """
     train_json = train_json or DEFAULTS["train_json"]
     valid_json = valid_json or DEFAULTS["valid_json"]
     epochs = epochs or DEFAULTS["epochs"]
+    minibatch_size = minibatch_size or DEFAULTS["minibatch_size"]
     results = Path(results_dir or DEFAULTS["results_dir"])
     pickle_file, model_file = results / pickle_path, results / save_model_path
     if not hasattr(input_to_softmax, "output_length"):
@@ -229,7 +232,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
                          f" gives {feature_dim}: build it with input_dim={feature_dim}")
 
     audio_gen = AudioGenerator(minibatch_size=minibatch_size, spectrogram=spectrogram, mfcc_dim=mfcc_dim,
-                               sort_by_duration=sort_by_duration, max_duration=max_duration)
+                               sort_by_duration=sort_by_duration, max_duration=max_duration,
+                               augment=spec_augment)
     audio_gen.load_train_data(train_json)
     audio_gen.load_validation_data(valid_json)
     for partition in ("train", "valid"):
@@ -266,7 +270,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
                   + ("" if restored else " (optimizer state not found: it starts afresh)"))
         else:
             history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": build,
-                       "features": features, "epochs_planned": epochs}
+                       "features": features, "epochs_planned": epochs, "minibatch_size": minibatch_size,
+                       "spec_augment": bool(spec_augment)}
     if initial_epoch >= epochs:
         print(f"{save_model_path} already holds {initial_epoch} trained epochs (pass resume=False to retrain)")
         return history

@@ -244,6 +244,76 @@ def transcribe_all(paths, model, audio_gen, decode, out=None):
     return done
 
 
+def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM,
+                   train_json=DEFAULT_TRAIN_JSON):
+    """Decode every clip of a corpus with one trained model and score each decoder.
+
+    The model's probabilities are computed once per clip and shared by the decoders. Returns
+    {"references": [text], "paths": [path], decoder: {"wer", "cer", "hypotheses": [text]}} over the clips
+    that could be transcribed (a clip that fails is reported on stderr and left out of every score).
+    """
+    from data_generator import AudioGenerator
+
+    model, spectrogram, mfcc_dim = load_acoustic_model(model_path)
+    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
+    load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
+    decode = {name: make_decoder(name, lm_path) for name in decoders}
+    scores = {"references": [], "paths": [], **{name: {"hypotheses": []} for name in decoders}}
+    for path, text in read_corpus(desc_file):
+        try:
+            probs = clip_probabilities(model, audio_gen, path)
+        except AudioError as err:
+            print(f"error: {err}", file=sys.stderr)
+            continue
+        scores["references"].append(text)
+        scores["paths"].append(path)
+        for name in decoders:
+            scores[name]["hypotheses"].append(decode[name](probs, len(probs)))
+    if not scores["references"]:
+        raise UsageError(f"{desc_file}: no clip could be transcribed by {model_path}")
+    for name in decoders:
+        scores[name]["wer"], scores[name]["cer"] = error_rates(scores["references"], scores[name]["hypotheses"])
+    return scores
+
+
+def compare_models(results_dir, desc_file, lm_model="model_end", lm_path=DEFAULT_LM,
+                   train_json=DEFAULT_TRAIN_JSON):
+    """Score every trained model in ``results_dir`` on a corpus: greedy for all, and the language model for
+    ``lm_model`` (when its LM text exists). Returns {model name: ``evaluate_model`` result}."""
+    import train_utils
+
+    scores = {}
+    for name in train_utils.load_histories(results_dir):
+        model_path = Path(results_dir) / f"{name}.h5"
+        if not model_path.exists():
+            continue
+        decoders = ("greedy", "lm") if name == lm_model and Path(lm_path).exists() else ("greedy",)
+        with contextlib.redirect_stdout(sys.stderr):  # model summaries and notes: not part of the table
+            scores[name] = evaluate_model(model_path, desc_file, decoders, lm_path, train_json)
+    return scores
+
+
+def score_table(scores):
+    """The scores of ``compare_models`` as a text table: one row per model and decoder."""
+    lines = [f"{'model':<10} {'decoder':<8} {'WER %':>7} {'CER %':>7} {'clips':>6}"]
+    for name, result in scores.items():
+        for decoder in DECODERS:
+            if decoder in result:
+                lines.append(f"{name:<10} {decoder:<8} {100 * result[decoder]['wer']:7.1f} "
+                             f"{100 * result[decoder]['cer']:7.1f} {len(result['references']):6d}")
+    return "\n".join(lines)
+
+
+def side_by_side(result, count=4):
+    """The first ``count`` clips of one model's ``evaluate_model`` result: truth, then each decoder."""
+    decoders = [d for d in DECODERS if d in result]
+    blocks = []
+    for i, truth in enumerate(result["references"][:count]):
+        rows = [f"{'truth':<7} {truth}"] + [f"{d:<7} {result[d]['hypotheses'][i]}" for d in decoders]
+        blocks.append(f"{Path(result['paths'][i]).stem}\n" + "\n".join(rows))
+    return "\n\n".join(blocks)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from char_map import int_sequence_to_text
-from data_generator import AudioGenerator, pack_ctc_targets, vis_train_features
+import data_generator
+from data_generator import AudioGenerator, pack_ctc_targets, spec_augment, vis_train_features
 
 
 @pytest.fixture
@@ -125,3 +126,39 @@ def test_vis_train_features(in_corpus, capsys):
     text, raw, mfcc, spec, path = vis_train_features(index=0, desc_file="train_corpus.json")
     assert spec.shape[1] == 161 and mfcc.shape[1] == 13 and raw.ndim == 1 and text
     assert "total training examples" in capsys.readouterr().out
+
+
+def test_spec_augment_masks_bands_and_stretches_within_limits():
+    rng = np.random.default_rng(0)
+    feature = np.random.default_rng(1).normal(size=(300, 161)).astype(np.float32) + 5  # no natural zeros
+    masked_bins, masked_frames = [], []
+    for _ in range(200):
+        masked = spec_augment(feature, rng)
+        assert masked.shape == feature.shape and masked.dtype == feature.dtype
+        zero = masked == 0
+        bins, frames = zero.all(axis=0), zero.all(axis=1)
+        # every zero lies in a blanked band or a blanked stretch; the rest is untouched
+        assert np.array_equal(zero, bins[None, :] | frames[:, None])
+        assert np.array_equal(masked[~zero], feature[~zero])
+        masked_bins.append(bins.sum())
+        masked_frames.append(frames.sum())
+    assert max(masked_bins) <= data_generator.FREQ_MASKS * int(data_generator.FREQ_MASK_WIDTH * 161)
+    assert max(masked_frames) <= data_generator.TIME_MASKS * data_generator.TIME_MASK_FRAMES
+    assert np.mean(masked_bins) > 5 and np.mean(masked_frames) > 5  # it does mask, most of the time
+    assert np.array_equal(feature, np.random.default_rng(1).normal(size=(300, 161)).astype(np.float32) + 5)
+
+
+def test_augment_touches_training_batches_only(in_corpus):
+    plain, augmented = AudioGenerator(minibatch_size=4), AudioGenerator(minibatch_size=4, augment=True)
+    for g in (plain, augmented):
+        g.load_train_data("train_corpus.json")
+        g.load_validation_data("valid_corpus.json")
+    batches = {}
+    for partition in ("train", "valid"):
+        batch = plain.batch_order(partition)[0]
+        batches[partition] = [g.get_batch(partition, batch)[0]["the_input"] for g in (plain, augmented)]
+    assert np.array_equal(*batches["valid"])
+    x_plain, x_augmented = batches["train"]
+    changed = x_plain != x_augmented
+    assert changed.any()
+    assert np.all(x_augmented[changed] == 0)  # masking only blanks values, to the training mean

@@ -19,7 +19,8 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
         [sys.executable, "-m", "papermill", str(ROOT / "vui_notebook.ipynb"), str(executed), "--kernel", "python3",
          "--cwd", str(ROOT), "-p", "TRAIN_JSON", str(tiny_corpus / "train_corpus.json"),
          "-p", "VALID_JSON", str(tiny_corpus / "valid_corpus.json"), "-p", "RESULTS_DIR", str(results),
-         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1"],
+         "-p", "LM_TEXT", str(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"),
+         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4"],
         capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
     notebook = json.loads(executed.read_text())
@@ -29,6 +30,12 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     assert not errors, errors
     text = "".join("".join(o.get("text", "")) for c in code_cells for o in c["outputs"])
     assert "Epoch 1/1" in text and "Predicted transcription" in text
+    assert "batches of 4" in text  # the BATCH_SIZE parameter reached train_model
+    # STEP 3's table: every model greedy, the final model with the language model too
+    table = text[text.index("model      decoder"):].splitlines()
+    rows = [line.split()[:2] for line in table[1:10] if line.startswith("model_")]
+    assert rows == [[f"model_{n}", "greedy"] for n in range(7)] + [["model_end", "greedy"], ["model_end", "lm"]]
+    assert "truth " in text and "\nlm " in text
     for name in ("model_0", "model_1", "model_2", "model_3", "model_4", "model_5", "model_6", "model_end"):
         assert (results / f"{name}.pickle").exists() and (results / f"{name}.h5").exists()
     # the committed results were not touched

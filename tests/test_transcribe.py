@@ -113,3 +113,45 @@ def test_command_line(trained, tiny_corpus, clips):
     missing = subprocess.run([sys.executable, str(ROOT / "transcribe.py"), "--model", "nowhere.h5", clips[0]],
                              capture_output=True, text=True, cwd=tiny_corpus)
     assert missing.returncode == 2 and "nowhere.h5: model not found" in missing.stderr
+
+
+def test_evaluate_model_scores_every_decoder_on_the_same_clips(trained, tiny_corpus):
+    scores = transcribe.evaluate_model(trained, tiny_corpus / "valid_corpus.json", ("greedy", "lm"),
+                                       lm_path=tiny_corpus / "LibriSpeech" / "synth-lm-text.txt",
+                                       train_json=tiny_corpus / "train_corpus.json")
+    references = [line.split('"text": "')[1].split('"')[0]
+                  for line in (tiny_corpus / "valid_corpus.json").read_text().splitlines()]
+    assert scores["references"] == references
+    for decoder in ("greedy", "lm"):
+        hypotheses = scores[decoder]["hypotheses"]
+        assert len(hypotheses) == len(references)
+        # the scores are jiwer's over exactly these transcripts
+        assert (scores[decoder]["wer"], scores[decoder]["cer"]) == transcribe.error_rates(references, hypotheses)
+    # one epoch on a few clips transcribes almost nothing right
+    assert scores["greedy"]["cer"] > 0.3
+
+
+def test_compare_models_table_and_examples(trained, tiny_corpus, tmp_path):
+    import shutil
+
+    results = tmp_path / "results"
+    results.mkdir()
+    for name in ("model_1", "model_end"):  # two trained models; the LM only for the final one
+        for suffix in (".h5", ".pickle"):
+            shutil.copy(trained.with_suffix(suffix), results / f"{name}{suffix}")
+    lm = tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"
+    scores = transcribe.compare_models(results, tiny_corpus / "valid_corpus.json", lm_path=lm,
+                                       train_json=tiny_corpus / "train_corpus.json")
+    assert list(scores) == ["model_1", "model_end"]
+    assert "lm" not in scores["model_1"] and "lm" in scores["model_end"]
+    # the same weights give the same greedy scores
+    assert scores["model_1"]["greedy"]["cer"] == scores["model_end"]["greedy"]["cer"]
+    table = transcribe.score_table(scores).splitlines()
+    assert table[0].split() == ["model", "decoder", "WER", "%", "CER", "%", "clips"]
+    assert [row.split()[:2] for row in table[1:]] == [["model_1", "greedy"], ["model_end", "greedy"],
+                                                     ["model_end", "lm"]]
+    wer = float(table[3].split()[2])
+    assert wer == pytest.approx(100 * scores["model_end"]["lm"]["wer"], abs=0.05)
+    examples = transcribe.side_by_side(scores["model_end"], count=1).splitlines()
+    assert examples[1] == f"truth   {scores['model_end']['references'][0]}"
+    assert examples[2].startswith("greedy ") and examples[3].startswith("lm ")
