@@ -39,6 +39,18 @@ def test_history_and_weights_round_trip(in_corpus, tmp_path, capsys):
     assert not (tmp_path / "m.resume.npz").exists()  # resume state goes once training is complete
 
 
+def test_batch_size_default_and_spec_augment_are_recorded(in_corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(train_utils.DEFAULTS, "minibatch_size", 20)
+    train_utils.set_defaults(minibatch_size=3)  # the notebook's BATCH_SIZE reaches every later call
+    history = train_model(small_model(), "m.pickle", "m.h5", epochs=1, results_dir=tmp_path, spec_augment=True)
+    assert "batches of 3" in capsys.readouterr().out
+    assert history["minibatch_size"] == 3 and history["spec_augment"] is True
+    history = train_model(small_model(), "n.pickle", "n.h5", epochs=1, results_dir=tmp_path, minibatch_size=5)
+    assert history["minibatch_size"] == 5 and history["spec_augment"] is False
+    with pytest.raises(TypeError, match="unknown defaults"):
+        train_utils.set_defaults(batch=3)
+
+
 def test_mismatched_features_are_explained(in_corpus, tmp_path):
     with pytest.raises(ValueError, match="input_dim=13"):
         train_model(small_model(), "m.pickle", "m.h5", spectrogram=False, results_dir=tmp_path)
