@@ -29,7 +29,8 @@ SPACE_INDEX = char_map[" "]
 LOG_FLOOR = 1e-7  # probabilities below this count as this before the log (as in the training loss)
 
 # Beam search settings, chosen on 200 training clips (bench/tune_lm.py: the LM there leaves out those clips'
-# sentences, as the LM text leaves out the validation ones) with results/model_end.h5 after 20 epochs.
+# sentences, as the LM text leaves out the validation ones) with the previous final model (stride 2, 20
+# epochs; the committed one is the stride-3 model trained 40 epochs, for which they were not re-tuned).
 # greedy: WER 72.3%, CER 29.0% (under 1 ms a clip); beam without LM: 71.3%, 27.7% (6 ms; TensorFlow's
 # tf.nn.ctc_beam_search_decoder takes 2.4x as long at width 32); with the LM (beam 32), WER by alpha x beta:
 #   alpha \ beta   -1     0      1      2      3
