@@ -137,6 +137,17 @@ def load_normalisation(audio_gen, model_path, train_json=DEFAULT_TRAIN_JSON, spe
     return "computed"
 
 
+def load_transcriber(model_path, train_json=DEFAULT_TRAIN_JSON, features=None):
+    """The trained model and an ``AudioGenerator`` that featurizes and normalises clips as its training
+    did: (model, audio_gen). See ``load_acoustic_model`` and ``load_normalisation``."""
+    from data_generator import AudioGenerator
+
+    model, spectrogram, mfcc_dim = load_acoustic_model(model_path, features)
+    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
+    load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
+    return model, audio_gen
+
+
 # ------------------------------------------------------------------------------------------ one clip
 def check_clip(path, spectrogram=True):
     """Raise AudioError, naming the file and the fix, for a clip with nothing to transcribe."""
@@ -252,11 +263,7 @@ def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_
     {"references": [text], "paths": [path], decoder: {"wer", "cer", "hypotheses": [text]}} over the clips
     that could be transcribed (a clip that fails is reported on stderr and left out of every score).
     """
-    from data_generator import AudioGenerator
-
-    model, spectrogram, mfcc_dim = load_acoustic_model(model_path)
-    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
-    load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
+    model, audio_gen = load_transcriber(model_path, train_json)
     decode = {name: make_decoder(name, lm_path) for name in decoders}
     scores = {"references": [], "paths": [], **{name: {"hypotheses": []} for name in decoders}}
     for path, text in read_corpus(desc_file):
@@ -333,11 +340,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        from data_generator import AudioGenerator
-
-        model, spectrogram, mfcc_dim = load_acoustic_model(args.model, args.features)
-        audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
-        load_normalisation(audio_gen, args.model, args.train_json, spectrogram, mfcc_dim)
+        model, audio_gen = load_transcriber(args.model, args.train_json, args.features)
         decoder_name = args.decoder or default_decoder(args.lm)
         decode = make_decoder(decoder_name, args.lm)
         clips = read_corpus(args.corpus) if args.corpus else []

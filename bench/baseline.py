@@ -60,11 +60,7 @@ def evaluate(name, transcribe_one, clips):
 
 def our_system(model_path, decoder_name, lm_path, train_json):
     """A function path -> transcript: our model with one of transcribe.py's decoders."""
-    from data_generator import AudioGenerator
-
-    model, spectrogram, mfcc_dim = transcribe.load_acoustic_model(model_path)
-    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
-    transcribe.load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
+    model, audio_gen = transcribe.load_transcriber(model_path, train_json)
     decode = transcribe.make_decoder(decoder_name, lm_path)
 
     def transcribe_one(path):

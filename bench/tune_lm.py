@@ -57,11 +57,7 @@ def main(argv=None):
     parser.add_argument("--betas", type=float, nargs="+", default=BETAS)
     args = parser.parse_args(argv)
 
-    from data_generator import AudioGenerator
-
-    model, spectrogram, mfcc_dim = transcribe.load_acoustic_model(args.model)
-    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
-    transcribe.load_normalisation(audio_gen, args.model, args.train_json, spectrogram, mfcc_dim)
+    model, audio_gen = transcribe.load_transcriber(args.model, args.train_json)
     clips = tuning_clips(args.train_json, args.clips)
     probs = [transcribe.clip_probabilities(model, audio_gen, path) for path, _ in clips]
     references = [text for _, text in clips]
