@@ -102,6 +102,9 @@ class AudioGenerator:
         self.max_duration = max_duration
         self.sort_by_duration = sort_by_duration
         self.epochs_served = {"train": 0, "valid": 0, "test": 0}
+        # dataset() keeps each padded batch for the next epoch; a subclass whose batch_order draws new
+        # groupings of clips every epoch must set this False
+        self.reuse_batches = True
         for partition in ("train", "valid", "test"):
             self._set_partition(partition, [], [], [])
         if desc_file is not None:
@@ -332,7 +335,7 @@ class AudioGenerator:
 
         # The batches hold the same clips every epoch (only their order changes), so without masking
         # each padded batch is built once and served again: it saves a second of Python per epoch.
-        reuse = not (self.augment and self._prefix(partition) == "train")
+        reuse = self.reuse_batches and not (self.augment and self._prefix(partition) == "train")
         built = {}
 
         def batches():

@@ -55,6 +55,10 @@ SUMMED = ("model_0", "model_1", "model_2", "model_3", "model_4", "model_end")
 class Generator2017(data_generator.AudioGenerator):
     """The 2017 data path: no feature cache, random clip order, last partial batch dropped."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reuse_batches = False  # new groupings every epoch, each batch built from the audio
+
     def featurize(self, audio_clip):
         if self.spectrogram:
             return data_generator.spectrogram_from_file(audio_clip, step=self.step, window=self.window,

@@ -78,6 +78,29 @@ def test_dataset_has_open_time_axis_and_all_batches(gen):
     assert y[:, 0].max() <= x.shape[1] and np.all(y[:, 1] > 0)
 
 
+def _epoch_batches(ds):
+    return {tuple(y[:, 2:].ravel()): (x, y) for x, y in ds.as_numpy_iterator()}
+
+
+def test_dataset_serves_the_same_batches_each_epoch_in_a_new_order(gen):
+    ds = gen.dataset("train", lambda n: n)
+    first, second = list(ds.as_numpy_iterator()), list(ds.as_numpy_iterator())
+    assert [y.tolist() for _, y in first] != [y.tolist() for _, y in second]  # shuffled batch order
+    by_label, again = _epoch_batches(ds), _epoch_batches(ds)
+    assert by_label.keys() == again.keys()
+    for key, (x, y) in by_label.items():
+        np.testing.assert_array_equal(x, again[key][0])
+    assert gen.epochs_served["train"] == 4
+
+
+def test_masked_batches_are_built_afresh_each_epoch(in_corpus):
+    g = AudioGenerator(minibatch_size=4, augment=True)
+    g.load_train_data("train_corpus.json")
+    ds = g.dataset("train", lambda n: n)
+    one, two = _epoch_batches(ds), _epoch_batches(ds)
+    assert any(not np.array_equal(x, two[key][0]) for key, (x, _) in one.items())
+
+
 def test_next_generators_cycle(gen, in_corpus):
     gen.load_test_data("valid_corpus.json")
     for stream in (gen.next_train(), gen.next_valid(), gen.next_test()):
