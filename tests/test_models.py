@@ -92,3 +92,31 @@ def test_ctc_loss_respects_each_clips_lengths():
     expected1 = -math.log(sum(p[1, 0, x] * p[1, 1, y] for x, y in [(a, a), (a, blank), (blank, a)]))
     loss = ctc_loss(pack_ctc_targets([[a, b], [a]], [3, 2]), p).numpy()
     np.testing.assert_allclose(loss, [expected0, expected1], rtol=1e-4)
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_projected_gru_is_a_gru(backwards):
+    # same weights in, same outputs and gradients out, as keras.layers.GRU, in either direction
+    import keras
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(3).normal(size=(3, 17, 11)).astype("float32"))
+    plain = keras.layers.GRU(6, return_sequences=True, go_backwards=backwards)
+    projected = sm.ProjectedGRU(6, return_sequences=True, go_backwards=backwards)
+    plain.build(x.shape)
+    projected.build(x.shape)
+    projected.set_weights([w + 0.1 for w in plain.get_weights()])
+    plain.set_weights(projected.get_weights())  # non-zero biases on both
+    results = []
+    for layer in (plain, projected):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            total = tf.reduce_sum(y * tf.range(1.0, 7.0))
+        results.append((y.numpy(), *[g.numpy() for g in tape.gradient(total, [x, *layer.trainable_weights])]))
+    for want, got in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    last = sm.ProjectedGRU(6, go_backwards=backwards)
+    last.build(x.shape)
+    last.set_weights(plain.get_weights())
+    np.testing.assert_allclose(last(x).numpy(), results[0][0][:, -1], rtol=1e-4, atol=1e-5)
