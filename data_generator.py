@@ -102,8 +102,8 @@ class AudioGenerator:
         self.max_duration = max_duration
         self.sort_by_duration = sort_by_duration
         self.epochs_served = {"train": 0, "valid": 0, "test": 0}
-        # dataset() keeps each padded batch for the next epoch; a subclass whose batch_order draws new
-        # groupings of clips every epoch must set this False
+        # dataset() keeps each padded batch for the next epoch (``epoch(cache=...)``); a subclass whose
+        # batch_order draws new groupings of clips every epoch must set this False
         self.reuse_batches = True
         for partition in ("train", "valid", "test"):
             self._set_partition(partition, [], [], [])
@@ -301,10 +301,19 @@ class AudioGenerator:
                   "label_length": np.array([len(label) for label in labels], dtype=np.int32)}
         return inputs, {"ctc": np.zeros((len(features),), dtype=np.float32)}
 
-    def epoch(self, partition):
-        """Yield the batches of one pass over a partition (see ``get_batch``)."""
+    def epoch(self, partition, cache=None):
+        """Yield the batches of one pass over a partition (see ``get_batch``).
+
+        With ``cache`` (a dict), a batch of clips built in an earlier pass is served from it again.
+        """
         for indices in self.batch_order(partition):
-            yield self.get_batch(partition, indices)
+            if cache is None:
+                yield self.get_batch(partition, indices)
+                continue
+            key = tuple(indices)
+            if key not in cache:
+                cache[key] = self.get_batch(partition, indices)
+            yield cache[key]
         self.epochs_served[self._prefix(partition)] += 1
 
     def _forever(self, partition):
@@ -336,22 +345,13 @@ class AudioGenerator:
         # The batches hold the same clips every epoch (only their order changes), so without masking
         # each padded batch is built once and served again: it saves a second of Python per epoch.
         reuse = self.reuse_batches and not (self.augment and self._prefix(partition) == "train")
-        built = {}
+        cache = {} if reuse else None
 
         def batches():
-            for indices in self.batch_order(partition):
-                key = tuple(indices)
-                if key not in built:
-                    inputs, _ = self.get_batch(partition, indices)
-                    frames = [int(output_length(int(n))) for n in inputs["input_length"]]
-                    labels = [row[:n] for row, n in zip(inputs["the_labels"], inputs["label_length"])]
-                    batch = inputs["the_input"], pack_ctc_targets(labels, frames)
-                    if not reuse:
-                        yield batch
-                        continue
-                    built[key] = batch
-                yield built[key]
-            self.epochs_served[self._prefix(partition)] += 1
+            for inputs, _ in self.epoch(partition, cache):
+                frames = [int(output_length(int(n))) for n in inputs["input_length"]]
+                labels = [row[:n] for row, n in zip(inputs["the_labels"], inputs["label_length"])]
+                yield inputs["the_input"], pack_ctc_targets(labels, frames)
 
         signature = (tf.TensorSpec(shape=(None, None, self.feat_dim), dtype=tf.float32),
                      tf.TensorSpec(shape=(None, None), dtype=tf.int32))
