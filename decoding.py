@@ -5,7 +5,8 @@ Three decoders, from fastest to best (measurements in the constants' comments):
 - ``BeamDecoder()``: CTC prefix beam search with no language model (flashlight-text's lexicon-free
   decoder with its zero LM): the transcript most probable over all alignments, not the best single path;
 - ``BeamDecoder(word_lm)``: the same search scored by a word n-gram language model
-  (``language_model.NgramLM`` trained on text, or an ARPA model through kenlm).
+  (``language_model.NgramLM`` trained on text, or an ARPA model through kenlm);
+- ``LexiconDecoder(word_lm)``: beam search that spells only the LM's words (flashlight's lexicon decoder).
 
 How a word LM scores a character-by-character search (``SpellingLM``): the decoder proposes one
 character at a time, so each word's probability is spread over its spelling. A letter ``c`` after the
@@ -47,6 +48,17 @@ LM_WEIGHT = 0.8  # alpha: weight of the LM's ln probability against the acoustic
 WORD_BONUS = 0.0  # beta: added per word, against the LM's preference for fewer, longer words
 # unknown-word score at alpha 0.8, beta 0, beam 32: 0, 3, 6, 10: WER 46.0% (no change); 15: 53.8%; 25: 197%
 UNK_SCORE = 0.0  # added (ln) to a word read as an unknown spelling: above 0 favours new words
+# The lexicon decoder (LexiconDecoder), tuned the same way with the committed final model (bench/tune_lm.py
+# --decoder lexicon, 200 training clips): WER by alpha x beta at beam 64
+#   alpha \ beta   -2     -1      0      1
+#   0.5          25.3   25.6   27.1   30.3
+#   0.65         25.0   24.6   25.5   28.4
+#   0.8            .    25.1   25.8   28.9   (1.2: 29.2-38.0; 1.8: 39.0-43.2 for beta -1..3)
+# and at alpha 0.65, beta -1 by beam size: 64: 24.6% (36 ms a clip), 128: 23.4% (75 ms), 256: 23.0%
+# (135 ms), 512: 22.2% (305 ms). The lexicon-free LM decoder on the same clips: 24.1% (146 ms, beam 64).
+LEXICON_LM_WEIGHT = 0.65
+LEXICON_WORD_SCORE = -1.0  # ln, per word: a small penalty (the measured optimum), against splitting words
+LEXICON_BEAM_SIZE = 256  # a clip takes about as long as the lexicon-free search at 64
 
 
 def greedy_decode(probs, output_length=None):
@@ -201,6 +213,76 @@ class BeamDecoder:
             return ""
         results = self.decoder.decode(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])
         return _path_to_text(results[0].tokens) if results else ""
+
+
+class WordIndexLM(fl.LM):
+    """A word LM (``language_model`` interface) as flashlight's lexicon decoder calls it: by word index.
+
+    ``words[i]`` is the word of index i. Decoder states stand for word histories; each maps to the word
+    LM's state. Scores are plain ln probabilities: the decoder applies the LM weight itself.
+    """
+
+    def __init__(self, word_lm, words):
+        super().__init__()
+        self.word_lm, self.words = word_lm, words
+        self._steps = {}  # (word LM state, word index) -> (next state, ln p)
+        self._states = {}  # decoder state -> word LM state
+
+    def start(self, start_with_nothing=False):
+        self._states.clear()
+        if len(self._steps) > 2_000_000:
+            self._steps.clear()
+        root = fl.LMState()
+        self._states[root] = self.word_lm.start()
+        return root
+
+    def score(self, state, word_index):
+        key = (self._states[state], word_index)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = self.word_lm.score(key[0], self.words[word_index])
+        child = state.child(word_index)
+        self._states[child] = step[0]
+        return child, step[1]
+
+    def finish(self, state):
+        return state, self.word_lm.finish(self._states[state])
+
+
+class LexiconDecoder:
+    """CTC beam search that spells only words of the LM's vocabulary, scored by the word LM.
+
+    The search walks a trie of the vocabulary's spellings: every partial word is the beginning of a real
+    word, and each trie node carries the best unigram score of the words below it (flashlight's "smearing"),
+    so the LM guides the spelling before a word is finished. The price: a word the LM never saw cannot be
+    written at all. Call it on one clip's probabilities.
+    """
+
+    def __init__(self, word_lm, lm_weight=LEXICON_LM_WEIGHT, word_score=LEXICON_WORD_SCORE,
+                 beam_size=LEXICON_BEAM_SIZE, beam_size_token=BEAM_SIZE_TOKEN, beam_threshold=BEAM_THRESHOLD):
+        self.words = list(word_lm.vocabulary)
+        self.lm = WordIndexLM(word_lm, self.words + [UNK])
+        trie = fl.Trie(len(ALPHABET) + 1, SPACE_INDEX)
+        start = self.lm.start(False)
+        for index, word in enumerate(self.words):
+            trie.insert([char_map[ch] for ch in word], index, self.lm.score(start, index)[1])
+        trie.smear(fl.SmearingMode.MAX)
+        options = fl.LexiconDecoderOptions(
+            beam_size=beam_size, beam_size_token=beam_size_token, beam_threshold=beam_threshold,
+            lm_weight=lm_weight, word_score=word_score, unk_score=-math.inf, sil_score=0.0,
+            log_add=True, criterion_type=fl.CriterionType.CTC)
+        self.decoder = fl.LexiconDecoder(options, trie, self.lm, SPACE_INDEX, BLANK_INDEX, len(self.words),
+                                         [], False)
+
+    def __call__(self, probs, output_length=None):
+        """Most probable transcript of one clip in the vocabulary's words: (frames, 29) softmax outputs -> text."""
+        emissions = log_emissions(probs, output_length)
+        if len(emissions) == 0:
+            return ""
+        results = self.decoder.decode(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])
+        if not results:
+            return ""
+        return " ".join(self.words[i] for i in results[0].words if 0 <= i < len(self.words))
 
 
 def features_for(input_to_softmax):

@@ -6,8 +6,8 @@
 Any format soundfile reads, any sample rate or channel count. Options:
     --model results/model_end.h5    the trained model; the .pickle beside it names its architecture and features
     --features spectrogram|mfcc     override the pickle's feature kind
-    --decoder greedy|beam|lm        default lm (beam search with the word language model), or beam where
-                                    the LM text is missing
+    --decoder greedy|beam|lm|lexicon  default lm (beam search with the word language model), or beam where
+                                    the LM text is missing; lexicon: the same LM, spelling only its words
     --lm PATH                       LM training text (default LibriSpeech/synth-lm-text.txt), or an ARPA /
                                     KenLM binary model (.arpa, .arpa.gz, .bin), loaded through kenlm
     --train-json PATH               the training corpus, for the normalisation statistics (see below)
@@ -40,7 +40,7 @@ DEFAULT_LM = "LibriSpeech/synth-lm-text.txt"
 DEFAULT_TRAIN_JSON = "train_corpus.json"
 SILENCE_DBFS = -60.0  # dB re full scale: a clip whose loudest sample is quieter holds nothing to transcribe
 SPECTROGRAM_WINDOW_MS, MFCC_WINDOW_MS = 20, 25  # one analysis window: the shortest clip with a feature frame
-DECODERS = ("greedy", "beam", "lm")
+DECODERS = ("greedy", "beam", "lm", "lexicon")
 
 
 class UsageError(Exception):
@@ -193,7 +193,7 @@ def _forward(model):
 
 # ------------------------------------------------------------------------------------------ decoders
 def make_decoder(name, lm_path=DEFAULT_LM):
-    """A function (probs, output_length) -> text for 'greedy', 'beam' or 'lm'."""
+    """A function (probs, output_length) -> text for 'greedy', 'beam', 'lm' or 'lexicon'."""
     import decoding
 
     if name == "greedy":
@@ -206,7 +206,8 @@ def make_decoder(name, lm_path=DEFAULT_LM):
                          "text, pass --lm PATH (text, or an ARPA model), or use --decoder beam")
     import language_model
 
-    return decoding.BeamDecoder(language_model.load(lm_path))
+    word_lm = language_model.load(lm_path)
+    return decoding.LexiconDecoder(word_lm) if name == "lexicon" else decoding.BeamDecoder(word_lm)
 
 
 def default_decoder(lm_path):

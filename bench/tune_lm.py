@@ -1,13 +1,14 @@
-"""Choose the LM weight (alpha) and word bonus (beta) of the LM decoder on training clips.
+"""Choose the LM weight (alpha) and word bonus (beta) of an LM decoder on training clips.
 
-Run from the project root after `make all`:  python bench/tune_lm.py [--clips 200]
+Run from the project root after `make all`:  python bench/tune_lm.py [--clips 200] [--decoder lm|lexicon]
 
 Tuning never looks at the validation set, which is what the decoder is then judged on. It uses
 ``--clips`` training clips instead, and because every training sentence is also in the LM's text (the
 text leaves out only the validation sentences), the LM used here is trained on that text less the tuning
 clips' sentences: the tuning clips are then new sentences to the LM, as validation clips are. Prints WER
 and CER for every (alpha, beta) of the grid, greedy and LM-free beam search on the same clips for
-reference, and the best pair, to be copied into decoding.LM_WEIGHT and decoding.WORD_BONUS.
+reference, and the best pair, to be copied into decoding.LM_WEIGHT and decoding.WORD_BONUS (``--decoder
+lm``, the lexicon-free search) or decoding.LEXICON_LM_WEIGHT and decoding.LEXICON_WORD_SCORE (``lexicon``).
 """
 import argparse
 import random
@@ -24,6 +25,7 @@ import transcribe  # noqa: E402
 SEED = 0  # which training clips tune
 ALPHAS = (0.3, 0.5, 0.8, 1.2, 1.8)
 BETAS = (-1.0, 0.0, 1.0, 2.0, 3.0)
+LM_DECODERS = {"lm": decoding.BeamDecoder, "lexicon": decoding.LexiconDecoder}
 
 
 def tuning_clips(train_json, n, seed=SEED):
@@ -55,6 +57,7 @@ def main(argv=None):
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS)
     parser.add_argument("--betas", type=float, nargs="+", default=BETAS)
+    parser.add_argument("--decoder", choices=sorted(LM_DECODERS), default="lm")
     args = parser.parse_args(argv)
 
     model, audio_gen = transcribe.load_transcriber(args.model, args.train_json)
@@ -70,7 +73,7 @@ def main(argv=None):
     results = {}
     for alpha in args.alphas:
         for beta in args.betas:
-            results[alpha, beta] = score(decoding.BeamDecoder(lm, alpha, beta), probs, references)
+            results[alpha, beta] = score(LM_DECODERS[args.decoder](lm, alpha, beta), probs, references)
             wer, cer, ms = results[alpha, beta]
             print(f"alpha {alpha:<4} beta {beta:<5}     WER {wer:.4f}  CER {cer:.4f}  {ms:6.1f} ms/clip", flush=True)
     best = min(results, key=lambda k: results[k][:2])

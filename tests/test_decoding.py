@@ -147,3 +147,33 @@ def test_spelling_scores_add_up_to_the_word_lm(small_lm):
     _, expected = small_lm.score(small_lm.start(), "cat")
     spelled_as_unknown = small_lm.score(small_lm.start(), lmod.UNK)[1] + lm._speller.ln_word("cat")
     assert total == pytest.approx(np.logaddexp(expected, spelled_as_unknown), abs=1e-9)
+
+
+# ------------------------------------------------------------------------------------------ lexicon decoding
+def test_the_lexicon_decoder_spells_only_known_words(small_lm):
+    # "mot" is no word: the lexicon-free search keeps what it hears, the lexicon search finds "mat"
+    probs = spelled("the cat sat on the mot")
+    assert decoding.BeamDecoder(small_lm)(probs) == "the cat sat on the mot"
+    assert decoding.LexiconDecoder(small_lm)(probs) == "the cat sat on the mat"
+    # an unknown word cannot be written at all; every word it does write is in the vocabulary
+    words = decoding.LexiconDecoder(small_lm)(spelled("the zorbix sat on the mat")).split()
+    assert "zorbix" not in words and set(words) <= set(small_lm.vocabulary)
+
+
+def test_the_lexicon_decoder_fixes_an_ambiguous_letter_and_the_last_word(small_lm, tmp_path):
+    probs = spelled("the cat sat on the mat", {8: {"d": 0.6, "s": 0.4}})
+    assert decoding.LexiconDecoder(small_lm)(probs) == "the cat sat on the mat"
+    assert decoding.LexiconDecoder(small_lm)(spelled("a dog")) == "a dog"  # no space after the last word
+    kenlm_lm = lmod.load(small_lm.to_arpa(tmp_path / "small.arpa"))
+    assert decoding.LexiconDecoder(kenlm_lm)(probs) == "the cat sat on the mat"
+    assert decoding.LexiconDecoder(small_lm)(np.zeros((0, OUTPUT_DIM), np.float32)) == ""
+
+
+def test_word_index_lm_scores_like_the_word_lm(small_lm):
+    words = small_lm.vocabulary + [lmod.UNK]
+    lm = decoding.WordIndexLM(small_lm, words)
+    state, ours = small_lm.start(), lm.start(False)
+    for word in ["the", "cat", "sat"]:
+        (state, expected), (ours, got) = small_lm.score(state, word), lm.score(ours, words.index(word))
+        assert got == pytest.approx(expected)
+    assert lm.finish(ours)[1] == pytest.approx(small_lm.finish(state))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import language_model
 import sample_models as sm
 import transcribe
 from data_generator import AudioGenerator
@@ -116,13 +117,15 @@ def test_command_line(trained, tiny_corpus, clips):
 
 
 def test_evaluate_model_scores_every_decoder_on_the_same_clips(trained, tiny_corpus):
-    scores = transcribe.evaluate_model(trained, tiny_corpus / "valid_corpus.json", ("greedy", "lm"),
-                                       lm_path=tiny_corpus / "LibriSpeech" / "synth-lm-text.txt",
-                                       train_json=tiny_corpus / "train_corpus.json")
+    lm_text = tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"
+    scores = transcribe.evaluate_model(trained, tiny_corpus / "valid_corpus.json", ("greedy", "lm", "lexicon"),
+                                       lm_path=lm_text, train_json=tiny_corpus / "train_corpus.json")
     references = [line.split('"text": "')[1].split('"')[0]
                   for line in (tiny_corpus / "valid_corpus.json").read_text().splitlines()]
     assert scores["references"] == references
-    for decoder in ("greedy", "lm"):
+    vocabulary = set(language_model.NgramLM(language_model.read_sentences(lm_text)).vocabulary)
+    assert all(set(text.split()) <= vocabulary for text in scores["lexicon"]["hypotheses"])
+    for decoder in ("greedy", "lm", "lexicon"):
         hypotheses = scores[decoder]["hypotheses"]
         assert len(hypotheses) == len(references)
         # the scores are jiwer's over exactly these transcripts
