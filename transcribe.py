@@ -286,8 +286,8 @@ def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_
 
 def compare_models(results_dir, desc_file, lm_model="model_end", lm_path=DEFAULT_LM,
                    train_json=DEFAULT_TRAIN_JSON):
-    """Score every trained model in ``results_dir`` on a corpus: greedy for all, and the language model for
-    ``lm_model`` (when its LM text exists). Returns {model name: ``evaluate_model`` result}."""
+    """Score every trained model in ``results_dir`` on a corpus: greedy for all, and both language-model
+    decoders for ``lm_model`` (when its LM text exists). Returns {model name: ``evaluate_model`` result}."""
     import train_utils
 
     scores = {}
@@ -295,7 +295,7 @@ def compare_models(results_dir, desc_file, lm_model="model_end", lm_path=DEFAULT
         model_path = Path(results_dir) / f"{name}.h5"
         if not model_path.exists():
             continue
-        decoders = ("greedy", "lm") if name == lm_model and Path(lm_path).exists() else ("greedy",)
+        decoders = ("greedy", "lm", "lexicon") if name == lm_model and Path(lm_path).exists() else ("greedy",)
         with contextlib.redirect_stdout(sys.stderr):  # model summaries and notes: not part of the table
             scores[name] = evaluate_model(model_path, desc_file, decoders, lm_path, train_json)
     return scores

@@ -16,6 +16,7 @@ batch size; mean over the legacy models).
 This is a benchmark, not a test: it takes several minutes.
 """
 import argparse
+import gc
 import os
 import random
 import statistics
@@ -78,8 +79,40 @@ class Generator2017(data_generator.AudioGenerator):
         return [self.minibatch_size] * (len(self._partition(partition)[0]) // self.minibatch_size)
 
 
+def recurrent_steps(generator_class, minibatch_size, draws=20):
+    """Time steps a recurrent layer runs in one epoch, training and validation batches together.
+
+    A batch runs as long as its longest clip, so this is the work of a model bound by the fixed cost of
+    each step of its time loop (model_0); averaged over ``draws`` epochs' batch orders.
+    """
+    gen = generator_class(minibatch_size=minibatch_size)
+    gen.load_metadata_from_desc_file("train_corpus.json", "train")
+    gen.load_metadata_from_desc_file("valid_corpus.json", "valid")
+    total = 0
+    for _ in range(draws):
+        for partition in ("train", "valid"):
+            durations = gen._partition(partition)[1]
+            total += sum(max(gen.frame_count(durations[i]) for i in batch) for batch in gen.batch_order(partition))
+    return total / draws
+
+
+def feature_seconds():
+    """Seconds to compute the spectrograms of every training and validation clip: what the 2017 path
+    adds to each epoch."""
+    gen, paths = Generator2017(), []
+    for desc in ("train_corpus.json", "valid_corpus.json"):
+        gen.load_metadata_from_desc_file(desc, "train")
+        paths += gen.train_audio_paths
+    started = time.time()
+    for path in paths:
+        gen.featurize(path)
+    return time.time() - started
+
+
 def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_size=NOTEBOOK_BATCH):
     """Median seconds of the epochs after the first, training as the notebook does."""
+    keras.backend.clear_session()  # each reading starts from the same state, whatever ran before it
+    gc.collect()
     kwargs = dict(kwargs, minibatch_size=minibatch_size)
     factory = kwargs.pop("optimizer_factory", None)
     if factory:
@@ -135,6 +168,11 @@ def main(argv=None):
         old, again, ours_20 = legacy.get(name, nan), paired.get(name, nan), same_batch.get(name, nan)
         print(f"{name:<10} {seconds:8.1f} {again:6.1f} {old:10.1f} {ours_20:9.1f} {old / again:8.2f}")
     summed = sum(rows[n] * NOTEBOOK_EPOCHS for n in SUMMED if n in rows)
+    if legacy:
+        ours_steps, old_steps = recurrent_steps(data_generator.AudioGenerator, NOTEBOOK_BATCH), \
+            recurrent_steps(Generator2017, LEGACY_BATCH)
+        print(f"recurrent time steps per epoch: ours {ours_steps:.0f}, 2017 path {old_steps:.0f} "
+              f"({old_steps / ours_steps:.2f}x); the 2017 path's spectrograms: {feature_seconds():.1f} s per epoch")
     print(f"benchmark wall time: {(time.time() - started) / 60:.1f} min")
     print(f"notebook_train_minutes={summed / 60:.1f}")
     ratios = [legacy[n] / paired[n] for n in legacy]

@@ -33,9 +33,9 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     assert "batches of 4" in text  # the BATCH_SIZE parameter reached train_model
     # STEP 3's table: every model greedy, the final model with the language model too
     table = text[text.index("model      decoder"):].splitlines()
-    rows = [line.split()[:2] for line in table[1:10] if line.startswith("model_")]
-    assert rows == [[f"model_{n}", "greedy"] for n in range(7)] + [["model_end", "greedy"], ["model_end", "lm"]]
-    assert "truth " in text and "\nlm " in text
+    rows = [line.split()[:2] for line in table[1:11] if line.startswith("model_")]
+    assert rows == [[f"model_{n}", "greedy"] for n in range(7)] + [["model_end", d] for d in ("greedy", "lm", "lexicon")]
+    assert "truth " in text and "\nlm " in text and "\nlexicon " in text
     for name in ("model_0", "model_1", "model_2", "model_3", "model_4", "model_5", "model_6", "model_end"):
         assert (results / f"{name}.pickle").exists() and (results / f"{name}.h5").exists()
     # the committed results were not touched

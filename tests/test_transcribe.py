@@ -152,9 +152,9 @@ def test_compare_models_table_and_examples(trained, tiny_corpus, tmp_path):
     table = transcribe.score_table(scores).splitlines()
     assert table[0].split() == ["model", "decoder", "WER", "%", "CER", "%", "clips"]
     assert [row.split()[:2] for row in table[1:]] == [["model_1", "greedy"], ["model_end", "greedy"],
-                                                     ["model_end", "lm"]]
+                                                     ["model_end", "lm"], ["model_end", "lexicon"]]
     wer = float(table[3].split()[2])
     assert wer == pytest.approx(100 * scores["model_end"]["lm"]["wer"], abs=0.05)
     examples = transcribe.side_by_side(scores["model_end"], count=1).splitlines()
     assert examples[1] == f"truth   {scores['model_end']['references'][0]}"
-    assert examples[2].startswith("greedy ") and examples[3].startswith("lm ")
+    assert examples[2].startswith("greedy ") and examples[3].startswith("lm ") and examples[4].startswith("lexicon ")
