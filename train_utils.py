@@ -52,19 +52,6 @@ def default_optimizer():
     return keras.optimizers.SGD(learning_rate=0.02, momentum=0.9, nesterov=True, clipnorm=5)
 
 
-def cosine_schedule(initial, final, epochs):
-    """A Keras callback that sets the learning rate of each epoch on a half cosine from ``initial`` to ``final``.
-
-    Epoch e of ``epochs`` gets final + (initial - final) (1 + cos(pi e / epochs)) / 2: it starts at
-    ``initial``, falls slowly, then fast in mid-run, and lands close to ``final`` in the last epochs. The
-    rate depends only on the epoch, so a resumed run continues on the same curve.
-    """
-    def rate(epoch, _current=None):
-        return final + 0.5 * (initial - final) * (1 + math.cos(math.pi * min(epoch, epochs) / epochs))
-
-    return keras.callbacks.LearningRateScheduler(rate)
-
-
 # ------------------------------------------------------------------------------------------ CTC loss
 def ctc_loss(y_true, y_pred):
     """Per-clip CTC loss (negative log-likelihood, summed over the clip).

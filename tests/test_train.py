@@ -6,7 +6,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -50,17 +49,6 @@ def test_batch_size_default_and_spec_augment_are_recorded(in_corpus, tmp_path, m
     assert history["minibatch_size"] == 5 and history["spec_augment"] is False
     with pytest.raises(TypeError, match="unknown defaults"):
         train_utils.set_defaults(batch=3)
-
-
-def test_cosine_schedule_sets_each_epochs_learning_rate(in_corpus, tmp_path):
-    schedule = train_utils.cosine_schedule(2e-3, 1e-4, epochs=4)
-    rates = [schedule.schedule(e) for e in range(5)]
-    assert rates[0] == pytest.approx(2e-3) and rates[2] == pytest.approx(1.05e-3) and rates[4] == pytest.approx(1e-4)
-    assert all(a > b for a, b in zip(rates, rates[1:]))
-    model = small_model()
-    train_model(model, "m.pickle", "m.h5", epochs=2, results_dir=tmp_path, callbacks=[schedule],
-                optimizer=keras.optimizers.Adam(learning_rate=0.5))
-    assert float(model.optimizer.learning_rate) == pytest.approx(rates[1])  # the last epoch's rate, not 0.5
 
 
 def test_mismatched_features_are_explained(in_corpus, tmp_path):
