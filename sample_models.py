@@ -183,7 +183,7 @@ def dilated_cnn_model(input_dim, filters, kernel_size, dilations=(1, 2, 4, 8), o
 
 
 @_recorded
-def final_model(input_dim=161, filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=2,
+def final_model(input_dim=161, filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=3,
                 dropout=0.2, output_dim=OUTPUT_DIM):
     """The final model: strided Conv1D front end, stacked bidirectional GRUs, batch norm and dropout.
 

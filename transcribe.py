@@ -6,8 +6,9 @@
 Any format soundfile reads, any sample rate or channel count. Options:
     --model results/model_end.h5    the trained model; the .pickle beside it names its architecture and features
     --features spectrogram|mfcc     override the pickle's feature kind
-    --decoder greedy|beam|lm|lexicon  default lm (beam search with the word language model), or beam where
-                                    the LM text is missing; lexicon: the same LM, spelling only its words
+    --decoder greedy|beam|lm|lexicon  default lexicon (beam search with the word language model, writing
+                                    only its words), or beam where the LM text is missing; lm: the same LM,
+                                    free to spell words it never saw
     --lm PATH                       LM training text (default LibriSpeech/synth-lm-text.txt), or an ARPA /
                                     KenLM binary model (.arpa, .arpa.gz, .bin), loaded through kenlm
     --train-json PATH               the training corpus, for the normalisation statistics (see below)
@@ -211,9 +212,9 @@ def make_decoder(name, lm_path=DEFAULT_LM):
 
 
 def default_decoder(lm_path):
-    """The best decoder available: 'lm' where the LM exists, else 'beam' (said on stderr)."""
+    """The best decoder available: 'lexicon' where the LM exists, else 'beam' (said on stderr)."""
     if Path(lm_path).exists():
-        return "lm"
+        return "lexicon"
     print(f"note: {lm_path} not found: decoding without a language model (--decoder beam)", file=sys.stderr)
     return "beam"
 

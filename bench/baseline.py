@@ -5,9 +5,10 @@ Run from the project root after `make all`:  python bench/baseline.py [--limit N
 The off-the-shelf system is CMU PocketSphinx 5 (``pocketsphinx`` on PyPI): a classic HMM recogniser
 with its own US English acoustic model, 3-gram language model and pronouncing dictionary, all shipped in
 the wheel and run offline. It was trained on far more (real) speech than our 74 minutes of synthetic
-clips, but never on this corpus' voices or sentences. Our model is decoded greedily and with the word LM
-(``transcribe.py``'s decoders). Prints one table row per system: WER, CER (jiwer, over the whole set) and
-seconds of computing per second of audio. This is a benchmark, not a test: it takes several minutes.
+clips, but never on this corpus' voices or sentences. Our model is decoded greedily and with the word LM,
+spelling freely and held to its words (``transcribe.py``'s decoders). Prints one table row per system:
+WER, CER (jiwer, over the whole set) and seconds of computing per second of audio. This is a benchmark,
+not a test: it takes several minutes.
 """
 import argparse
 import sys
@@ -82,7 +83,7 @@ def main(argv=None):
     print(f"{len(clips)} clips of {args.corpus}; our model: {args.model}", flush=True)
     sphinx = pocketsphinx_decoder()
     rows = [evaluate("pocketsphinx 5.1.1 (en-us)", lambda path: pocketsphinx_transcript(sphinx, path), clips)]
-    for decoder_name in ("greedy", "lm"):
+    for decoder_name in ("greedy", "lm", "lexicon"):
         system = our_system(args.model, decoder_name, args.lm, args.train_json)
         rows.append(evaluate(f"ours, {decoder_name} decoding", system, clips))
     print(f"{'system':<28} {'WER':>7} {'CER':>7} {'s per s of audio':>17}")
