@@ -47,9 +47,9 @@ def set_defaults(**values):
     return dict(DEFAULTS)
 
 
-def default_optimizer():
+def default_optimizer(learning_rate=0.02):
     """The 2017 notebook's optimizer: SGD, learning rate 0.02, Nesterov momentum 0.9, gradients clipped to 5."""
-    return keras.optimizers.SGD(learning_rate=0.02, momentum=0.9, nesterov=True, clipnorm=5)
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True, clipnorm=5)
 
 
 # ------------------------------------------------------------------------------------------ CTC loss
