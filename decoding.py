@@ -1,6 +1,6 @@
 """From per-frame character probabilities to text, and a model's transcripts of clips.
 
-Three decoders, from fastest to best (measurements in the constants' comments):
+Four decoders, from fastest to best (measurements in the constants' comments):
 - ``greedy_decode``: the best character of every frame, repeats collapsed, blanks dropped;
 - ``BeamDecoder()``: CTC prefix beam search with no language model (flashlight-text's lexicon-free
   decoder with its zero LM): the transcript most probable over all alignments, not the best single path;
@@ -23,7 +23,7 @@ from bisect import bisect_left
 import numpy as np
 from flashlight.lib.text import decoder as fl
 
-from char_map import ALPHABET, BLANK_INDEX, char_map, int_sequence_to_text
+from char_map import ALPHABET, BLANK_INDEX, OUTPUT_DIM, char_map, int_sequence_to_text
 from language_model import UNK
 
 SPACE_INDEX = char_map[" "]
@@ -48,8 +48,8 @@ LM_WEIGHT = 0.8  # alpha: weight of the LM's ln probability against the acoustic
 WORD_BONUS = 0.0  # beta: added per word, against the LM's preference for fewer, longer words
 # unknown-word score at alpha 0.8, beta 0, beam 32: 0, 3, 6, 10: WER 46.0% (no change); 15: 53.8%; 25: 197%
 UNK_SCORE = 0.0  # added (ln) to a word read as an unknown spelling: above 0 favours new words
-# The lexicon decoder (LexiconDecoder), tuned the same way with the committed final model (bench/tune_lm.py
-# --decoder lexicon, 200 training clips): WER by alpha x beta at beam 64
+# The lexicon decoder (LexiconDecoder), tuned the same way with the two-layer final model (bench/tune_lm.py
+# --decoder lexicon, 200 training clips; not re-tuned for three layers): WER by alpha x beta at beam 64
 #   alpha \ beta   -2     -1      0      1
 #   0.5          25.3   25.6   27.1   30.3
 #   0.65         25.0   24.6   25.5   28.4
@@ -262,7 +262,7 @@ class LexiconDecoder:
                  beam_size=LEXICON_BEAM_SIZE, beam_size_token=BEAM_SIZE_TOKEN, beam_threshold=BEAM_THRESHOLD):
         self.words = list(word_lm.vocabulary)
         self.lm = WordIndexLM(word_lm, self.words + [UNK])
-        trie = fl.Trie(len(ALPHABET) + 1, SPACE_INDEX)
+        trie = fl.Trie(OUTPUT_DIM, SPACE_INDEX)
         start = self.lm.start(False)
         for index, word in enumerate(self.words):
             trie.insert([char_map[ch] for ch in word], index, self.lm.score(start, index)[1])
