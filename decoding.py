@@ -115,7 +115,39 @@ class CharBigram:
         return self.ln_prefix(word) + self._ln_q[word[-1] if word else "^"]["$"]
 
 
-class SpellingLM(fl.LM):
+class _MemoLM(fl.LM):
+    """A flashlight LM whose decoder states map to hashable keys, with each (key, token) step computed once.
+
+    Subclasses give the key at the start of a transcript (``_start_key``) and one step
+    (``_step(key, token)`` -> (next key, score)); the same step recurs across the beam's hypotheses, so
+    it is cached. ``finish`` is theirs.
+    """
+
+    def __init__(self, word_lm):
+        super().__init__()
+        self.word_lm = word_lm
+        self._steps = {}  # (key, token) -> (next key, score)
+        self._keys = {}  # decoder state -> key
+
+    def start(self, start_with_nothing=False):
+        self._keys.clear()
+        if len(self._steps) > 2_000_000:  # bound the memory a long corpus could take
+            self._steps.clear()
+        root = fl.LMState()
+        self._keys[root] = self._start_key()
+        return root
+
+    def score(self, state, token):
+        key = self._keys[state]
+        step = self._steps.get((key, token))
+        if step is None:
+            step = self._steps[(key, token)] = self._step(key, token)
+        child = state.child(token)
+        self._keys[child] = step[0]
+        return child, step[1]
+
+
+class SpellingLM(_MemoLM):
     """A word LM (``language_model`` interface) as the character-level LM flashlight's decoder calls.
 
     Decoder states stand for a transcript so far (one per distinct prefix, so identical transcripts reached
@@ -124,8 +156,8 @@ class SpellingLM(fl.LM):
     """
 
     def __init__(self, word_lm, lm_weight=LM_WEIGHT, word_bonus=WORD_BONUS, unk_score=UNK_SCORE):
-        super().__init__()
-        self.word_lm, self.lm_weight, self.word_bonus, self.unk_score = word_lm, lm_weight, word_bonus, unk_score
+        super().__init__(word_lm)
+        self.lm_weight, self.word_bonus, self.unk_score = lm_weight, word_bonus, unk_score
         self._words = sorted(word_lm.vocabulary)
         self._known = set(self._words)
         unigram = word_lm.unigram_log_probs()
@@ -133,8 +165,6 @@ class SpellingLM(fl.LM):
         self._p_unk = math.exp(unigram[UNK])
         self._speller = CharBigram(self._words)
         self._ln_mass_cache = {"": 0.0}  # the first letter of a word starts from probability one
-        self._steps = {}  # (key, token) -> (next key, score): the same prefix recurs across hypotheses
-        self._keys = {}  # decoder state -> (word LM state, partial word)
 
     # ----------------------------------------------------------------------------- word LM over spellings
     def _ln_mass(self, prefix):
@@ -169,22 +199,8 @@ class SpellingLM(fl.LM):
         return (next_state, ""), self.lm_weight * (ln_p - self._ln_mass(prefix)) + self.word_bonus
 
     # ----------------------------------------------------------------------------- flashlight's LM interface
-    def start(self, start_with_nothing=False):
-        self._keys.clear()
-        if len(self._steps) > 2_000_000:  # bound the memory a long corpus could take
-            self._steps.clear()
-        root = fl.LMState()
-        self._keys[root] = (self.word_lm.start(), "")
-        return root
-
-    def score(self, state, token):
-        key = self._keys[state]
-        step = self._steps.get((key, token))
-        if step is None:
-            step = self._steps[(key, token)] = self._step(key, token)
-        child = state.child(token)
-        self._keys[child] = step[0]
-        return child, step[1]
+    def _start_key(self):
+        return self.word_lm.start(), ""  # (word LM state, partial word)
 
     def finish(self, state):
         key, score = self._keys[state], 0.0
@@ -215,7 +231,7 @@ class BeamDecoder:
         return _path_to_text(results[0].tokens) if results else ""
 
 
-class WordIndexLM(fl.LM):
+class WordIndexLM(_MemoLM):
     """A word LM (``language_model`` interface) as flashlight's lexicon decoder calls it: by word index.
 
     ``words[i]`` is the word of index i. Decoder states stand for word histories; each maps to the word
@@ -223,30 +239,17 @@ class WordIndexLM(fl.LM):
     """
 
     def __init__(self, word_lm, words):
-        super().__init__()
-        self.word_lm, self.words = word_lm, words
-        self._steps = {}  # (word LM state, word index) -> (next state, ln p)
-        self._states = {}  # decoder state -> word LM state
+        super().__init__(word_lm)
+        self.words = words
 
-    def start(self, start_with_nothing=False):
-        self._states.clear()
-        if len(self._steps) > 2_000_000:
-            self._steps.clear()
-        root = fl.LMState()
-        self._states[root] = self.word_lm.start()
-        return root
+    def _start_key(self):
+        return self.word_lm.start()
 
-    def score(self, state, word_index):
-        key = (self._states[state], word_index)
-        step = self._steps.get(key)
-        if step is None:
-            step = self._steps[key] = self.word_lm.score(key[0], self.words[word_index])
-        child = state.child(word_index)
-        self._states[child] = step[0]
-        return child, step[1]
+    def _step(self, state, word_index):
+        return self.word_lm.score(state, self.words[word_index])
 
     def finish(self, state):
-        return state, self.word_lm.finish(self._states[state])
+        return state, self.word_lm.finish(self._keys[state])
 
 
 class LexiconDecoder:
