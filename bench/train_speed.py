@@ -4,15 +4,16 @@ Run from the project root after `make corpus`:  python bench/train_speed.py [--e
 
 Each model trains for a few epochs as the notebook calls it (``train_model``, same arguments); the first
 epoch (graph tracing, feature computation) is the warm-up and the median of the rest is reported. The 2017
-data path recomputes every clip's features for every batch, visits clips in random order (so batches mix
-long and short clips and carry much padding) and drops the last partial batch; it is measured on
+training path recomputes every clip's features for every batch, visits clips in random order (so batches
+mix long and short clips and carry much padding), drops the last partial batch, and computes the CTC loss
+with TensorFlow's kernel (Keras 2's ctc_batch_cost called tf.nn.ctc_loss); it is measured on
 ``--legacy-models`` with the 2017 notebook's batches of 20 clips, each right before our own path is timed
-again on the same model (the ratio compares the two readings taken together, since this machine's
-speed drifts). The same models are also timed on our data path with batches of 20, which splits the
-speed-up into what the data path gives and what the notebook's larger batches give. Prints a table,
-then ``notebook_train_minutes=`` (20 epochs of models 0-4 and the final model, summed) and
-``speedup_vs_2017=`` (the 2017 notebook's seconds per epoch over ours, each with its own data path and
-batch size; mean over the legacy models).
+again on the same model (the ratio compares readings taken together, since this machine's speed
+drifts). To split the speed-up, the same models are also timed on the 2017 data path with our CTC kernel
+(what the data path and batch size give alone) and on our data path with batches of 20 (what the
+notebook's larger batches give). Prints a table, then ``notebook_train_minutes=`` (20 epochs of models
+0-4 and the final model, summed) and ``speedup_vs_2017=`` (the 2017 notebook's seconds per epoch over
+ours, each with its own data path, batch size and CTC kernel; mean over the legacy models).
 This is a benchmark, not a test: it takes several minutes.
 """
 import argparse
@@ -110,7 +111,8 @@ def feature_seconds():
     return time.time() - started
 
 
-def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_size=NOTEBOOK_BATCH):
+def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_size=NOTEBOOK_BATCH,
+                      ctc_kernel="auto"):
     """Median seconds of the epochs after the first, training as the notebook does."""
     keras.backend.clear_session()  # each reading starts from the same state, whatever ran before it
     gc.collect()
@@ -118,7 +120,8 @@ def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_siz
     factory = kwargs.pop("optimizer_factory", None)
     if factory:
         kwargs["optimizer"] = factory()
-    saved = train_utils.AudioGenerator
+    saved = train_utils.AudioGenerator, train_utils.CTC_KERNEL
+    train_utils.CTC_KERNEL = ctc_kernel
     if generator is not None:
         train_utils.AudioGenerator = generator
     try:
@@ -126,7 +129,7 @@ def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_siz
             history = train_utils.train_model(build(), f"{name}.pickle", f"{name}.h5", epochs=epochs,
                                               results_dir=results, verbose=0, **kwargs)
     finally:
-        train_utils.AudioGenerator = saved
+        train_utils.AudioGenerator, train_utils.CTC_KERNEL = saved
     if history["stopped"]:
         print(f"{name}: {history['stopped']}", file=sys.stderr)
     timed = history["epoch_seconds"][1:] or history["epoch_seconds"] or [float("nan")]
@@ -150,24 +153,30 @@ def main(argv=None):
         rows[name], history = seconds_per_epoch(name, build, kwargs, args.epochs)
         print(f"{name:<10} {rows[name]:7.1f} s/epoch  loss {history['loss'][-1]:8.2f}  "
               f"val_loss {history['val_loss'][-1]:8.2f}", flush=True)
-    same_batch, paired = {}, {}
+    same_batch, paired, legacy_data = {}, {}, {}
     for name, build, kwargs in chosen:
         if name in args.legacy_models:
             # ours is timed again right after the 2017 path: the machine's speed drifts over minutes,
             # and the ratio should compare runs made under the same conditions
             legacy[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs, generator=Generator2017,
-                                                minibatch_size=LEGACY_BATCH)
+                                                minibatch_size=LEGACY_BATCH, ctc_kernel="tensorflow")
+            legacy_data[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs, generator=Generator2017,
+                                                     minibatch_size=LEGACY_BATCH)
             paired[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs)
             same_batch[name] = (paired[name] if NOTEBOOK_BATCH == LEGACY_BATCH else
                                 seconds_per_epoch(name, build, kwargs, args.epochs, minibatch_size=LEGACY_BATCH)[0])
     nan = float("nan")
     print()
     print(f"s/epoch with batches of {NOTEBOOK_BATCH} (the notebook's), then the legacy models again beside "
-          f"the 2017 path (batches of {LEGACY_BATCH}) and our data path with batches of {LEGACY_BATCH}")
-    print(f"{'model':<10} {'s/epoch':>8} {'again':>6} {'2017 path':>10} {'ours, 20':>9} {'speedup':>8}")
+          f"the 2017 path (batches of {LEGACY_BATCH}, TensorFlow's CTC kernel), the 2017 data path with our "
+          f"CTC kernel ({train_utils.ctc_kernel()}), and our data path with batches of {LEGACY_BATCH}")
+    print(f"{'model':<10} {'s/epoch':>8} {'again':>6} {'2017 path':>10} {'2017 data':>10} {'ours, 20':>9} "
+          f"{'speedup':>8} {'data only':>10}")
     for name, seconds in rows.items():
         old, again, ours_20 = legacy.get(name, nan), paired.get(name, nan), same_batch.get(name, nan)
-        print(f"{name:<10} {seconds:8.1f} {again:6.1f} {old:10.1f} {ours_20:9.1f} {old / again:8.2f}")
+        old_data = legacy_data.get(name, nan)
+        print(f"{name:<10} {seconds:8.1f} {again:6.1f} {old:10.1f} {old_data:10.1f} {ours_20:9.1f} "
+              f"{old / again:8.2f} {old_data / again:10.2f}")
     summed = sum(rows[n] * NOTEBOOK_EPOCHS for n in SUMMED if n in rows)
     if legacy:
         ours_steps, old_steps = recurrent_steps(data_generator.AudioGenerator, NOTEBOOK_BATCH), \
@@ -177,6 +186,9 @@ def main(argv=None):
     print(f"benchmark wall time: {(time.time() - started) / 60:.1f} min")
     print(f"notebook_train_minutes={summed / 60:.1f}")
     ratios = [legacy[n] / paired[n] for n in legacy]
+    if ratios:
+        data_only = statistics.mean(legacy_data[n] / paired[n] for n in legacy)
+        print(f"speed-up of the data path and batch size alone (both on our CTC kernel): {data_only:.2f}")
     print(f"speedup_vs_2017={statistics.mean(ratios):.2f}" if ratios else "speedup_vs_2017=nan")
 
 

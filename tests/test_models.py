@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import sample_models as sm
+import train_utils
 from train_utils import ctc_loss
 from data_generator import pack_ctc_targets
 
@@ -69,7 +70,14 @@ def test_cnn_output_length_matches_keras():
             assert out.shape[1] == sm.cnn_output_length(frames, 5, mode, stride, dilation)
 
 
-def test_ctc_loss_matches_a_hand_computed_case():
+@pytest.fixture(params=["numba", "tensorflow"])
+def kernel(request, monkeypatch):
+    """Each CTC test runs on both kernels."""
+    monkeypatch.setattr(train_utils, "CTC_KERNEL", request.param)
+    return request.param
+
+
+def test_ctc_loss_matches_a_hand_computed_case(kernel):
     # two frames, label "a" (index 2): the paths a-a, a-blank, blank-a all collapse to "a"
     p = np.full((1, 2, 29), 0.0, dtype="float32")
     p[0, 0, 2], p[0, 0, 28], p[0, 0, 5] = 0.6, 0.3, 0.1
@@ -80,7 +88,7 @@ def test_ctc_loss_matches_a_hand_computed_case():
     assert loss[0] == pytest.approx(expected, rel=1e-4)
 
 
-def test_ctc_loss_respects_each_clips_lengths():
+def test_ctc_loss_respects_each_clips_lengths(kernel):
     # label "ab" in 3 frames must pass a-b with an optional blank or repeat: enumerate by hand
     rng = np.random.default_rng(1)
     p = rng.random((2, 5, 29)).astype("float32")
@@ -92,6 +100,68 @@ def test_ctc_loss_respects_each_clips_lengths():
     expected1 = -math.log(sum(p[1, 0, x] * p[1, 1, y] for x, y in [(a, a), (a, blank), (blank, a)]))
     loss = ctc_loss(pack_ctc_targets([[a, b], [a]], [3, 2]), p).numpy()
     np.testing.assert_allclose(loss, [expected0, expected1], rtol=1e-4)
+
+
+def test_ctc_kernels_agree_on_loss_and_gradient():
+    # a batch with padding, repeated letters (a blank must separate them) and a one-letter label
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    frames = [60, 45, 33, 8]
+    labels = [list(rng.integers(0, 28, 20)), [5, 5, 5, 7, 7], list(rng.integers(0, 28, 12)), [9]]
+    targets = tf.constant(pack_ctc_targets(labels, frames))
+    logits = tf.constant(rng.normal(size=(4, 60, 29)).astype("float32") * 3)
+    results = {}
+    for name in ("numba", "tensorflow"):
+        train_utils.CTC_KERNEL = name
+        try:
+            with tf.GradientTape() as tape:
+                tape.watch(logits)
+                loss = ctc_loss(targets, tf.nn.softmax(logits))
+                weighted = tf.reduce_sum(loss * [1.0, 2.0, 0.5, 1.0])
+            results[name] = loss.numpy(), tape.gradient(weighted, logits).numpy()
+        finally:
+            train_utils.CTC_KERNEL = "auto"
+    np.testing.assert_allclose(results["numba"][0], results["tensorflow"][0], rtol=1e-5)
+    np.testing.assert_allclose(results["numba"][1], results["tensorflow"][1], atol=2e-4)
+    assert np.all(results["numba"][1][1, 45:] == 0)  # no gradient into padding frames
+
+
+def test_ctc_gradient_matches_finite_differences():
+    rng = np.random.default_rng(5)
+    logits, label = rng.normal(size=(12, 6)) * 2, np.array([1, 1, 3, 2])
+
+    def loss(x):
+        return train_utils._ctc_clip(x, label, 5, np.zeros_like(x))
+
+    grad = np.zeros_like(logits)
+    train_utils._ctc_clip(logits, label, 5, grad)
+    step, numeric = 1e-6, np.zeros_like(logits)
+    for index in np.ndindex(*logits.shape):
+        up, down = logits.copy(), logits.copy()
+        up[index] += step
+        down[index] -= step
+        numeric[index] = (loss(up) - loss(down)) / (2 * step)
+    np.testing.assert_allclose(grad, numeric, atol=1e-7)
+
+
+def test_ctc_loss_is_infinite_where_the_label_cannot_fit():
+    # "aab" needs 4 frames (a, blank, a, b); 3 give no alignment
+    losses, grads = train_utils._ctc_batch(np.zeros((2, 4, 29), "float32"), np.array([3, 4]),
+                                           np.array([[2, 2, 3], [2, 2, 3]]), np.array([3, 3]), 28)
+    assert np.isinf(losses[0]) and np.isfinite(losses[1])
+    assert not grads[0].any() and grads[1].any()
+
+
+def test_ctc_kernel_choice(monkeypatch):
+    monkeypatch.setattr(train_utils, "CTC_KERNEL", "auto")
+    import tensorflow as tf
+
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    assert train_utils.ctc_kernel() == ("tensorflow" if on_gpu else "numba")
+    monkeypatch.setattr(train_utils, "CTC_KERNEL", "cuda")
+    with pytest.raises(ValueError, match="VUI_CTC='cuda'"):
+        train_utils.ctc_kernel()
 
 
 @pytest.mark.parametrize("backwards", [False, True])
