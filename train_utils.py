@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import utils  # noqa: F401  (sets TensorFlow's log level before it loads)
-import numba
 import numpy as np
 import tensorflow as tf
 import keras
 
+import ctc
 from char_map import BLANK_INDEX
 from utils import atomic_write
 
@@ -55,114 +55,21 @@ def default_optimizer(learning_rate=0.02):
 
 
 # ------------------------------------------------------------------------------------------ CTC loss
-# Which kernel computes the CTC loss and its gradient. On a CPU the numba kernel below is about 7x faster
+# Which kernel computes the CTC loss and its gradient. On a CPU the numba kernel of ctc.py is several times faster
 # than TensorFlow's C++ one (batch of 32 clips of up to 400 frames: 3.5 ms against 25 ms), and the CTC
 # loss was half of a small model's training step. On a GPU TensorFlow's kernel keeps the data on the
 # device. VUI_CTC=tensorflow or VUI_CTC=numba forces one.
 CTC_KERNEL = os.environ.get("VUI_CTC", "auto")
 
 
-@numba.njit(cache=True, nogil=True)
-def _ctc_clip(logits, label, blank, grad):
-    """CTC loss -log P(label | logits) of one clip, and its gradient written into ``grad``.
-
-    logits: (frames, classes) float64, unnormalised (softmax is taken per frame); label: (length,) ints
-    without blanks; grad: (frames, classes) zeros, filled with d loss / d logits. Returns inf (and leaves
-    ``grad`` at zero) where the label cannot fit the frames. The forward (alpha) and backward (beta)
-    variables are kept in probability space and rescaled to sum 1 at every frame (Graves 2006, sec. 4.2),
-    which avoids both underflow and the log/exp of a log-space recursion.
-    """
-    frames, classes = logits.shape
-    states = 2 * label.shape[0] + 1  # blank, label[0], blank, label[1], ..., blank
-    if frames == 0:
-        return math.inf
-    probs = np.empty((frames, classes))
-    for t in range(frames):
-        top = logits[t].max()
-        total = 0.0
-        for k in range(classes):
-            probs[t, k] = math.exp(logits[t, k] - top)
-            total += probs[t, k]
-        probs[t] /= total
-    symbol = np.full(states, blank)
-    symbol[1::2] = label
-    skip = np.zeros(states, np.bool_)  # state s is reachable from s - 2 (a label between two blanks)
-    for s in range(2, states):
-        skip[s] = symbol[s] != blank and symbol[s] != symbol[s - 2]
-
-    alpha = np.zeros((frames, states))
-    alpha[0, 0] = probs[0, blank]
-    if states > 1:
-        alpha[0, 1] = probs[0, symbol[1]]
-    log_p = 0.0
-    for t in range(frames):
-        if t > 0:
-            for s in range(states):
-                a = alpha[t - 1, s]
-                if s >= 1:
-                    a += alpha[t - 1, s - 1]
-                if skip[s]:
-                    a += alpha[t - 1, s - 2]
-                alpha[t, s] = a * probs[t, symbol[s]]
-        scale = alpha[t].sum()
-        if scale <= 0.0:
-            return math.inf
-        alpha[t] /= scale
-        log_p += math.log(scale)
-    end = alpha[frames - 1, states - 1] + (alpha[frames - 1, states - 2] if states > 1 else 0.0)
-    if end <= 0.0:
-        return math.inf
-    log_p += math.log(end)
-
-    # beta[s]: probability of the rest of the label after frame t, from state s at frame t (rescaled)
-    beta = np.zeros(states)
-    beta[states - 1] = 1.0
-    if states > 1:
-        beta[states - 2] = 1.0
-    step = np.empty(states)
-    for t in range(frames - 1, -1, -1):
-        if t < frames - 1:
-            for s in range(states):
-                b = beta[s] * probs[t + 1, symbol[s]]
-                if s + 1 < states:
-                    b += beta[s + 1] * probs[t + 1, symbol[s + 1]]
-                if s + 2 < states and skip[s + 2]:
-                    b += beta[s + 2] * probs[t + 1, symbol[s + 2]]
-                step[s] = b
-            beta[:] = step / step.sum()
-        # alpha * beta is the share of all alignments that sit in state s at frame t
-        through = alpha[t] * beta
-        through /= through.sum()
-        grad[t] = probs[t]
-        for s in range(states):
-            grad[t, symbol[s]] -= through[s]
-    return -log_p
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _ctc_batch(logits, frames, labels, label_lengths, blank):
-    """Per-clip CTC losses (batch,) and their gradients (batch, frames, classes), float32; clips in parallel.
-
-    logits: (batch, frames, classes); frames, label_lengths: (batch,) each clip's own lengths; labels:
-    (batch, longest label). Padding frames get a zero gradient.
-    """
-    losses = np.empty(logits.shape[0], np.float32)
-    grads = np.zeros(logits.shape, np.float32)
-    for b in numba.prange(logits.shape[0]):
-        grad = np.zeros((frames[b], logits.shape[2]))
-        losses[b] = _ctc_clip(logits[b, :frames[b]].astype(np.float64), labels[b, :label_lengths[b]], blank, grad)
-        grads[b, :frames[b]] = grad
-    return losses, grads
-
-
 def _ctc_numba(log_probs, targets):
-    """CTC loss through ``_ctc_batch`` as a TensorFlow op with its gradient (graph mode, CPU)."""
+    """CTC loss through ``ctc.ctc_batch`` as a TensorFlow op with its gradient (graph mode, CPU)."""
 
     @tf.custom_gradient
     def loss(log_probs):
         values, grads = tf.numpy_function(
-            lambda x, y: _ctc_batch(x, y[:, 0].astype(np.int64), y[:, 2:].astype(np.int64),
-                                    y[:, 1].astype(np.int64), BLANK_INDEX),
+            lambda x, y: ctc.ctc_batch(x, y[:, 0].astype(np.int64), y[:, 2:].astype(np.int64),
+                                       y[:, 1].astype(np.int64), BLANK_INDEX),
             [log_probs, targets], [tf.float32, tf.float32], stateful=False)
         values.set_shape(log_probs.shape[:1])
         grads.set_shape(log_probs.shape)

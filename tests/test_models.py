@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+import ctc
 import sample_models as sm
 import train_utils
 from train_utils import ctc_loss
@@ -127,15 +128,21 @@ def test_ctc_kernels_agree_on_loss_and_gradient():
     assert np.all(results["numba"][1][1, 45:] == 0)  # no gradient into padding frames
 
 
-def test_ctc_gradient_matches_finite_differences():
+@pytest.mark.parametrize("path", ["scaled", "logarithmic"])
+def test_ctc_gradient_matches_finite_differences(path):
     rng = np.random.default_rng(5)
     logits, label = rng.normal(size=(12, 6)) * 2, np.array([1, 1, 3, 2])
 
-    def loss(x):
-        return train_utils._ctc_clip(x, label, 5, np.zeros_like(x))
+    def loss(x, grad=None):
+        symbol, skip, reach, need = ctc._states(label, 5, len(x))
+        probs, log_probs = ctc._softmax(x)
+        grad = np.zeros_like(x) if grad is None else grad
+        if path == "scaled":
+            return ctc._scaled(probs, symbol, skip, reach, need, grad)
+        return ctc._logarithmic(log_probs, symbol, skip, reach, need, grad)
 
     grad = np.zeros_like(logits)
-    train_utils._ctc_clip(logits, label, 5, grad)
+    assert loss(logits, grad) == pytest.approx(ctc.ctc_clip(logits, label, 5, np.zeros_like(logits)), rel=1e-12)
     step, numeric = 1e-6, np.zeros_like(logits)
     for index in np.ndindex(*logits.shape):
         up, down = logits.copy(), logits.copy()
@@ -145,12 +152,59 @@ def test_ctc_gradient_matches_finite_differences():
     np.testing.assert_allclose(grad, numeric, atol=1e-7)
 
 
+def test_ctc_falls_back_to_log_space_only_out_of_range():
+    label, probs_spread = np.array([1, 2, 3, 1]), {"narrow": 2, "wide": 400}
+    for name, spread in probs_spread.items():
+        logits = np.random.default_rng(7).normal(size=(12, 6)) * spread
+        symbol, skip, reach, need = ctc._states(label, 5, 12)
+        probs, _ = ctc._softmax(logits)
+        scaled = ctc._scaled(probs, symbol, skip, reach, need, np.zeros_like(logits))
+        assert np.isnan(scaled) == (name == "wide")
+        assert np.isfinite(ctc.ctc_clip(logits, label, 5, np.zeros_like(logits)))
+
+
 def test_ctc_loss_is_infinite_where_the_label_cannot_fit():
     # "aab" needs 4 frames (a, blank, a, b); 3 give no alignment
-    losses, grads = train_utils._ctc_batch(np.zeros((2, 4, 29), "float32"), np.array([3, 4]),
+    losses, grads = ctc.ctc_batch(np.zeros((2, 4, 29), "float32"), np.array([3, 4]),
                                            np.array([[2, 2, 3], [2, 2, 3]]), np.array([3, 3]), 28)
     assert np.isinf(losses[0]) and np.isfinite(losses[1])
     assert not grads[0].any() and grads[1].any()
+
+
+@pytest.mark.parametrize("case", ["sure of its blanks", "sure of a wrong letter", "sure, at random", "two halves"])
+def test_ctc_kernel_is_exact_where_probabilities_span_more_than_float64(case):
+    # a model that puts e^-16 on every letter leaves alignments 100 letters apart 1e-700 from each other:
+    # beyond float64's range, so the rescaled probabilities must give way to log space here
+    import tensorflow as tf
+
+    rng = np.random.default_rng(6)
+    frames, logits = 400, np.zeros((400, 29), "float32")
+    label = list(np.arange(150) % 27)
+    if case == "sure of its blanks":
+        logits[:, 28] = 16
+    elif case == "sure of a wrong letter":
+        logits[:, 4], label = 16, list(rng.integers(0, 28, 100))
+    elif case == "sure, at random":
+        logits, label = (rng.normal(size=(400, 29)) * 12).astype("float32"), list(rng.integers(0, 28, 120))
+    else:
+        logits[:, 28], logits[:200, 3] = 16, 30
+    x = tf.constant(logits[None])
+    targets = tf.constant(pack_ctc_targets([label], [frames]))
+    results = []
+    for name in ("numba", "tensorflow"):
+        train_utils.CTC_KERNEL = name
+        try:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = ctc_loss(targets, tf.nn.softmax(x))
+                total = tf.reduce_sum(loss)
+            results.append((loss.numpy(), tape.gradient(total, x).numpy()))
+        finally:
+            train_utils.CTC_KERNEL = "auto"
+    (loss, grad), (want_loss, want_grad) = results
+    assert np.isfinite(loss).all() and np.isfinite(grad).all()
+    np.testing.assert_allclose(loss, want_loss, rtol=1e-5)
+    np.testing.assert_allclose(grad, want_grad, atol=1e-2)  # TensorFlow's kernel runs in float32
 
 
 def test_ctc_kernel_choice(monkeypatch):
