@@ -183,10 +183,12 @@ def dilated_cnn_model(input_dim, filters, kernel_size, dilations=(1, 2, 4, 8), o
 
 
 @_recorded
-def final_model(input_dim=161, filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=3,
+def final_model(input_dim=13, filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=3,
                 dropout=0.2, output_dim=OUTPUT_DIM):
     """The final model: strided Conv1D front end, stacked bidirectional GRUs, batch norm and dropout.
 
+    It takes 13 MFCCs per frame by default (train it with ``spectrogram=False``): on this corpus they
+    gave a lower validation loss than the 161-bin spectrogram, for less time per epoch.
     - Conv1D (kernel 11 = 110 ms, stride 3): learns local spectral patterns and cuts the frame rate to
       one output every 30 ms, so each recurrent layer (and the CTC loss) runs over a third as many steps;
       30 ms still leaves about twice as many frames as characters in read speech;

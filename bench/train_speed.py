@@ -1,6 +1,6 @@
 """Seconds per training epoch of every notebook model on the default corpus, against the 2017 data path.
 
-Run from the project root after `make corpus`:  python bench/train_speed.py [--epochs 3]
+Run from the project root after `make corpus`:  python bench/train_speed.py [--epochs 5]
 
 Each model trains for a few epochs as the notebook calls it (``train_model``, same arguments); the first
 epoch (graph tracing, feature computation) is the warm-up and the median of the rest is reported. The 2017
@@ -52,7 +52,8 @@ MODELS = [
                                          conv_border_mode="valid", units=200, activation="tanh"),
      {"spectrogram": False}),
     ("model_end", sm.final_model,
-     {"optimizer_factory": lambda: keras.optimizers.Adam(learning_rate=2e-3, clipnorm=5), "spec_augment": True}),
+     {"optimizer_factory": lambda: keras.optimizers.Adam(learning_rate=2e-3, clipnorm=5), "spec_augment": True,
+      "spectrogram": False}),
 ]
 SUMMED = ("model_0", "model_1", "model_2", "model_3", "model_4", "model_end")
 
@@ -138,7 +139,7 @@ def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_siz
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per model, the first is warm-up")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per model, the first is warm-up")
     parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS])
     parser.add_argument("--legacy-models", nargs="*", default=["model_0", "model_1"])
     args = parser.parse_args(argv)
