@@ -60,6 +60,21 @@ def _softmax(logits):
 
 
 @numba.njit(cache=True, nogil=True)
+def _live(reach, need, s, t, frames):
+    """State s lies on some complete alignment at frame t."""
+    return reach[s] <= t + 1 and need[s] <= frames - t
+
+
+@numba.njit(cache=True, nogil=True)
+def _label_end(states, outside, inside):
+    """The backward variables at the last frame: ``inside`` for the two states that end the label (the
+    last letter, the blank after it), ``outside`` for the others."""
+    beta = np.full(states, outside)
+    beta[max(states - 2, 0):] = inside
+    return beta
+
+
+@numba.njit(cache=True, nogil=True)
 def _scaled(probs, symbol, skip, reach, need, grad):
     """The loss by rescaled probabilities; NaN (grad untouched) where a needed value fell below TINY."""
     frames, states = probs.shape[0], symbol.shape[0]
@@ -67,7 +82,7 @@ def _scaled(probs, symbol, skip, reach, need, grad):
     log_p = 0.0
     for t in range(frames):
         for s in range(states):
-            if reach[s] > t + 1 or need[s] > frames - t:
+            if not _live(reach, need, s, t, frames):
                 continue  # stays zero: no complete alignment passes here
             if t == 0:
                 a = 1.0
@@ -83,16 +98,13 @@ def _scaled(probs, symbol, skip, reach, need, grad):
         alpha[t] /= scale
         log_p += math.log(scale)
     # the last frame's live states are the two that end the label, so their sum is 1 after rescaling
-    beta = np.zeros(states)
-    beta[states - 1] = 1.0
-    if states > 1:
-        beta[states - 2] = 1.0
-    step = np.empty(states)
+    beta = _label_end(states, 0.0, 1.0)
+    step = np.zeros(states)
     for t in range(frames - 1, -1, -1):
         if t < frames - 1:
             for s in range(states):
                 step[s] = 0.0
-                if reach[s] > t + 1 or need[s] > frames - t:
+                if not _live(reach, need, s, t, frames):
                     continue
                 b = beta[s] * probs[t + 1, symbol[s]]
                 if s + 1 < states:
@@ -131,7 +143,7 @@ def _logarithmic(log_probs, symbol, skip, reach, need, grad):
     alpha = np.full((frames, states), none)
     for t in range(frames):
         for s in range(states):
-            if reach[s] > t + 1 or need[s] > frames - t:
+            if not _live(reach, need, s, t, frames):
                 continue
             if t == 0:
                 a = 0.0
@@ -140,21 +152,17 @@ def _logarithmic(log_probs, symbol, skip, reach, need, grad):
                               alpha[t - 1, s - 2] if skip[s] else none)
             alpha[t, s] = a + log_probs[t, symbol[s]]
     log_p = _add_logs(alpha[frames - 1, states - 1], alpha[frames - 1, states - 2] if states > 1 else none, none)
-    beta = np.full(states, none)
-    beta[states - 1] = 0.0
-    if states > 1:
-        beta[states - 2] = 0.0
-    step = np.empty(states)
+    beta = _label_end(states, none, 0.0)
+    step = np.full(states, none)
     for t in range(frames - 1, -1, -1):
         if t < frames - 1:
             for s in range(states):
                 step[s] = none
-                if reach[s] > t + 1 or need[s] > frames - t:
-                    continue
-                step[s] = _add_logs(
-                    beta[s] + log_probs[t + 1, symbol[s]],
-                    beta[s + 1] + log_probs[t + 1, symbol[s + 1]] if s + 1 < states else none,
-                    beta[s + 2] + log_probs[t + 1, symbol[s + 2]] if s + 2 < states and skip[s + 2] else none)
+                if _live(reach, need, s, t, frames):
+                    step[s] = _add_logs(
+                        beta[s] + log_probs[t + 1, symbol[s]],
+                        beta[s + 1] + log_probs[t + 1, symbol[s + 1]] if s + 1 < states else none,
+                        beta[s + 2] + log_probs[t + 1, symbol[s + 2]] if s + 2 < states and skip[s + 2] else none)
             beta[:] = step
         grad[t] = np.exp(log_probs[t])
         for s in range(states):

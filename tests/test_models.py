@@ -103,6 +103,24 @@ def test_ctc_loss_respects_each_clips_lengths(kernel):
     np.testing.assert_allclose(loss, [expected0, expected1], rtol=1e-4)
 
 
+def loss_and_gradient_on_both_kernels(targets, logits, weights=1.0):
+    """{kernel: (per-clip losses, gradient of their weighted sum with respect to the logits)}."""
+    import tensorflow as tf
+
+    results = {}
+    for name in ("numba", "tensorflow"):
+        train_utils.CTC_KERNEL = name
+        try:
+            with tf.GradientTape() as tape:
+                tape.watch(logits)
+                loss = ctc_loss(targets, tf.nn.softmax(logits))
+                total = tf.reduce_sum(loss * weights)
+            results[name] = loss.numpy(), tape.gradient(total, logits).numpy()
+        finally:
+            train_utils.CTC_KERNEL = "auto"
+    return results
+
+
 def test_ctc_kernels_agree_on_loss_and_gradient():
     # a batch with padding, repeated letters (a blank must separate them) and a one-letter label
     import tensorflow as tf
@@ -112,17 +130,7 @@ def test_ctc_kernels_agree_on_loss_and_gradient():
     labels = [list(rng.integers(0, 28, 20)), [5, 5, 5, 7, 7], list(rng.integers(0, 28, 12)), [9]]
     targets = tf.constant(pack_ctc_targets(labels, frames))
     logits = tf.constant(rng.normal(size=(4, 60, 29)).astype("float32") * 3)
-    results = {}
-    for name in ("numba", "tensorflow"):
-        train_utils.CTC_KERNEL = name
-        try:
-            with tf.GradientTape() as tape:
-                tape.watch(logits)
-                loss = ctc_loss(targets, tf.nn.softmax(logits))
-                weighted = tf.reduce_sum(loss * [1.0, 2.0, 0.5, 1.0])
-            results[name] = loss.numpy(), tape.gradient(weighted, logits).numpy()
-        finally:
-            train_utils.CTC_KERNEL = "auto"
+    results = loss_and_gradient_on_both_kernels(targets, logits, weights=[1.0, 2.0, 0.5, 1.0])
     np.testing.assert_allclose(results["numba"][0], results["tensorflow"][0], rtol=1e-5)
     np.testing.assert_allclose(results["numba"][1], results["tensorflow"][1], atol=2e-4)
     assert np.all(results["numba"][1][1, 45:] == 0)  # no gradient into padding frames
@@ -188,20 +196,9 @@ def test_ctc_kernel_is_exact_where_probabilities_span_more_than_float64(case):
         logits, label = (rng.normal(size=(400, 29)) * 12).astype("float32"), list(rng.integers(0, 28, 120))
     else:
         logits[:, 28], logits[:200, 3] = 16, 30
-    x = tf.constant(logits[None])
     targets = tf.constant(pack_ctc_targets([label], [frames]))
-    results = []
-    for name in ("numba", "tensorflow"):
-        train_utils.CTC_KERNEL = name
-        try:
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                loss = ctc_loss(targets, tf.nn.softmax(x))
-                total = tf.reduce_sum(loss)
-            results.append((loss.numpy(), tape.gradient(total, x).numpy()))
-        finally:
-            train_utils.CTC_KERNEL = "auto"
-    (loss, grad), (want_loss, want_grad) = results
+    results = loss_and_gradient_on_both_kernels(targets, tf.constant(logits[None]))
+    (loss, grad), (want_loss, want_grad) = results["numba"], results["tensorflow"]
     assert np.isfinite(loss).all() and np.isfinite(grad).all()
     np.testing.assert_allclose(loss, want_loss, rtol=1e-5)
     np.testing.assert_allclose(grad, want_grad, atol=1e-2)  # TensorFlow's kernel runs in float32
