@@ -21,7 +21,7 @@ TINY = 1e-300
 
 
 @numba.njit(cache=True, nogil=True)
-def _states(label, blank, frames):
+def _states(label, blank):
     """The label's CTC states (blank, label[0], blank, label[1], ..., blank) and which frames each may use.
 
     Returns symbol (states,): each state's class; skip (states,): state s may follow s - 2 directly (a
@@ -178,8 +178,8 @@ def ctc_clip(logits, label, blank, grad):
     per letter and one more between each pair of repeated letters).
     """
     frames = logits.shape[0]
-    symbol, skip, reach, need = _states(label, blank, frames)
-    if frames == 0 or min(need[0], need[min(1, need.shape[0] - 1)]) > frames:
+    symbol, skip, reach, need = _states(label, blank)
+    if need[:2].min() > frames:  # no alignment starts at the first blank or letter and ends in time
         return math.inf
     probs, log_probs = _softmax(logits)
     loss = _scaled(probs, symbol, skip, reach, need, grad)

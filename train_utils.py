@@ -56,7 +56,7 @@ def default_optimizer(learning_rate=0.02):
 
 # ------------------------------------------------------------------------------------------ CTC loss
 # Which kernel computes the CTC loss and its gradient. On a CPU ctc.py's numba kernel is several times
-# faster than TensorFlow's C++ one (a batch of 32 clips of up to 400 frames: 3.5 ms against 25 ms), and
+# faster than TensorFlow's C++ one (a batch of 32 clips of up to 400 frames: 7.4 ms against 25 ms), and
 # the CTC loss was half of a small model's training step. On a GPU TensorFlow's kernel keeps the data on
 # the device. VUI_CTC=tensorflow or VUI_CTC=numba forces one.
 CTC_KERNEL = os.environ.get("VUI_CTC", "auto")

@@ -142,7 +142,7 @@ def test_ctc_gradient_matches_finite_differences(path):
     logits, label = rng.normal(size=(12, 6)) * 2, np.array([1, 1, 3, 2])
 
     def loss(x, grad=None):
-        symbol, skip, reach, need = ctc._states(label, 5, len(x))
+        symbol, skip, reach, need = ctc._states(label, 5)
         probs, log_probs = ctc._softmax(x)
         grad = np.zeros_like(x) if grad is None else grad
         if path == "scaled":
@@ -164,7 +164,7 @@ def test_ctc_falls_back_to_log_space_only_out_of_range():
     label, probs_spread = np.array([1, 2, 3, 1]), {"narrow": 2, "wide": 400}
     for name, spread in probs_spread.items():
         logits = np.random.default_rng(7).normal(size=(12, 6)) * spread
-        symbol, skip, reach, need = ctc._states(label, 5, 12)
+        symbol, skip, reach, need = ctc._states(label, 5)
         probs, _ = ctc._softmax(logits)
         scaled = ctc._scaled(probs, symbol, skip, reach, need, np.zeros_like(logits))
         assert np.isnan(scaled) == (name == "wide")
