@@ -78,6 +78,14 @@ def test_dataset_has_open_time_axis_and_all_batches(gen):
     assert y[:, 0].max() <= x.shape[1] and np.all(y[:, 1] > 0)
 
 
+def test_dataset_runs_without_autotuning(gen):
+    # tf.data's autotuning thread made Keras wait about 2 s whenever it dropped an iterator, which it
+    # does at every other epoch's start and at each validation pass
+    ds = gen.dataset("valid", lambda n: n)
+    assert ds.options().autotune.enabled is False
+    assert len(list(ds.as_numpy_iterator())) == len(gen.batch_order_lengths("valid"))
+
+
 def _epoch_batches(ds):
     return {tuple(y[:, 2:].ravel()): (x, y) for x, y in ds.as_numpy_iterator()}
 
