@@ -2,18 +2,20 @@
 
 Run from the project root after `make corpus`:  python bench/train_speed.py [--epochs 5]
 
-Each model trains for a few epochs as the notebook calls it (``train_model``, same arguments); the first
-epoch (graph tracing, feature computation) is the warm-up and the median of the rest is reported. The 2017
-training path recomputes every clip's features for every batch, visits clips in random order (so batches
-mix long and short clips and carry much padding), drops the last partial batch, and computes the CTC loss
-with TensorFlow's kernel (Keras 2's ctc_batch_cost called tf.nn.ctc_loss); it is measured on
-``--legacy-models`` with the 2017 notebook's batches of 20 clips, each right before our own path is timed
-again on the same model (the ratio compares readings taken together, since this machine's speed
-drifts). To split the speed-up, the same models are also timed on the 2017 data path with our CTC kernel
-(what the data path and batch size give alone) and on our data path with batches of 20 (what the
-notebook's larger batches give). Prints a table, then ``notebook_train_minutes=`` (20 epochs of models
-0-4 and the final model, summed) and ``speedup_vs_2017=`` (the 2017 notebook's seconds per epoch over
-ours, each with its own data path, batch size and CTC kernel; mean over the legacy models).
+Each model trains for a few epochs as the notebook calls it (``train_model``, same arguments), all in one
+process as in the notebook; the first epoch (graph tracing, feature computation) is the warm-up and the
+median of the rest is reported. The 2017 training path recomputes every clip's features for every batch,
+visits clips in random order (so batches mix long and short clips and carry much padding), drops the
+last partial batch, and computes the CTC loss with TensorFlow's kernel (Keras 2's ctc_batch_cost called
+tf.nn.ctc_loss); it is measured on ``--legacy-models`` with the 2017 notebook's batches of 20 clips.
+The speed-up compares readings taken under the same conditions: each is made in a fresh process, the
+2017 reading and ours alternate (``--repeats`` pairs, first one then the other first), and each pair
+gives a ratio; the median ratio of each model counts. To split the speed-up, the same models are also
+timed on the 2017 data path with our CTC kernel (what the data path and batch size give alone) and on
+our data path with batches of 20 (what the notebook's larger batches give). Prints a table, then
+``notebook_train_minutes=`` (20 epochs of models 0-4 and the final model, summed) and
+``speedup_vs_2017=`` (the 2017 notebook's seconds per epoch over ours, each with its own data path,
+batch size and CTC kernel; mean over the legacy models of their median ratios).
 This is a benchmark, not a test: it takes several minutes.
 """
 import argparse
@@ -21,6 +23,7 @@ import gc
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,47 +140,90 @@ def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_siz
     return statistics.median(timed), history
 
 
+# how each training path is run: (generator class, clips per batch, CTC kernel)
+PATHS = {
+    "ours": (None, NOTEBOOK_BATCH, "auto"),
+    "2017": (Generator2017, LEGACY_BATCH, "tensorflow"),
+    "2017 data": (Generator2017, LEGACY_BATCH, "auto"),  # the 2017 data path with our CTC kernel
+    "ours, 20": (None, LEGACY_BATCH, "auto"),
+}
+
+
+def seconds_on_path(name, path, epochs):
+    """Median seconds per epoch of model ``name`` trained on one of ``PATHS``, in this process."""
+    _, build, kwargs = next(m for m in MODELS if m[0] == name)
+    generator, minibatch_size, kernel = PATHS[path]
+    return seconds_per_epoch(name, build, kwargs, epochs, generator=generator, minibatch_size=minibatch_size,
+                             ctc_kernel=kernel)[0]
+
+
+def fresh_reading(name, path, epochs):
+    """``seconds_on_path`` in a new Python process: no reading inherits threads, memory or caches from
+    the one before it."""
+    command = [sys.executable, __file__, "--reading", name, path, "--epochs", str(epochs)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("READING ")]
+    if done.returncode or not lines:
+        sys.exit(f"reading {name} on the {path} path failed:\n{done.stderr[-2000:]}")
+    return float(lines[-1].split()[1])
+
+
+def paired_ratios(name, epochs, repeats):
+    """``repeats`` pairs of fresh readings, 2017 path and ours, alternating which goes first."""
+    pairs = []
+    for repeat in range(repeats):
+        order = ("2017", "ours") if repeat % 2 == 0 else ("ours", "2017")
+        seconds = {path: fresh_reading(name, path, epochs) for path in order}
+        pairs.append((seconds["2017"], seconds["ours"]))
+        print(f"{name}: 2017 path {seconds['2017']:.1f} s, ours {seconds['ours']:.1f} s per epoch, "
+              f"ratio {seconds['2017'] / seconds['ours']:.2f}", flush=True)
+    return pairs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5, help="epochs per model, the first is warm-up")
     parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS])
     parser.add_argument("--legacy-models", nargs="*", default=["model_0", "model_1"])
+    parser.add_argument("--repeats", type=int, default=3, help="pairs of readings (2017 path, ours) per legacy model")
+    parser.add_argument("--reading", nargs=2, metavar=("MODEL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not os.path.exists("train_corpus.json"):
         sys.exit("train_corpus.json not found: run `make corpus` first, from the project root")
     random.seed(0)
+    if args.reading:  # one reading, asked for by fresh_reading
+        print(f"READING {seconds_on_path(*args.reading, args.epochs)}", flush=True)
+        return
     # what the notebook does: every model in one process shares the feature cache
     chosen = [m for m in MODELS if m[0] in args.models]
-    rows, legacy = {}, {}
+    rows = {}
     started = time.time()
     for name, build, kwargs in chosen:
         rows[name], history = seconds_per_epoch(name, build, kwargs, args.epochs)
         print(f"{name:<10} {rows[name]:7.1f} s/epoch  loss {history['loss'][-1]:8.2f}  "
               f"val_loss {history['val_loss'][-1]:8.2f}", flush=True)
-    same_batch, paired, legacy_data = {}, {}, {}
-    for name, build, kwargs in chosen:
-        if name in args.legacy_models:
-            # ours is timed again right after the 2017 path: the machine's speed drifts over minutes,
-            # and the ratio should compare runs made under the same conditions
-            legacy[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs, generator=Generator2017,
-                                                minibatch_size=LEGACY_BATCH, ctc_kernel="tensorflow")
-            legacy_data[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs, generator=Generator2017,
-                                                     minibatch_size=LEGACY_BATCH)
-            paired[name], _ = seconds_per_epoch(name, build, kwargs, args.epochs)
-            same_batch[name] = (paired[name] if NOTEBOOK_BATCH == LEGACY_BATCH else
-                                seconds_per_epoch(name, build, kwargs, args.epochs, minibatch_size=LEGACY_BATCH)[0])
+    pairs, legacy_data, same_batch = {}, {}, {}
+    for name in (m[0] for m in chosen if m[0] in args.legacy_models):
+        pairs[name] = paired_ratios(name, args.epochs, args.repeats)
+        legacy_data[name] = fresh_reading(name, "2017 data", args.epochs)
+        same_batch[name] = fresh_reading(name, "ours, 20", args.epochs)
+    legacy = {name: statistics.median(old for old, _ in p) for name, p in pairs.items()}
+    paired = {name: statistics.median(ours for _, ours in p) for name, p in pairs.items()}
+    ratio = {name: statistics.median(old / ours for old, ours in p) for name, p in pairs.items()}
     nan = float("nan")
     print()
-    print(f"s/epoch with batches of {NOTEBOOK_BATCH} (the notebook's), then the legacy models again beside "
-          f"the 2017 path (batches of {LEGACY_BATCH}, TensorFlow's CTC kernel), the 2017 data path with our "
-          f"CTC kernel ({train_utils.ctc_kernel()}), and our data path with batches of {LEGACY_BATCH}")
+    print(f"s/epoch with batches of {NOTEBOOK_BATCH} (the notebook's, all models in one process); for the "
+          f"legacy models, in fresh processes, medians of {args.repeats}: ours again and the 2017 path (batches "
+          f"of {LEGACY_BATCH}, TensorFlow's CTC kernel), then once each the 2017 data path with our CTC kernel "
+          f"({train_utils.ctc_kernel()}) and our data path with batches of {LEGACY_BATCH}; speedup is the median "
+          f"of the pairs' ratios")
     print(f"{'model':<10} {'s/epoch':>8} {'again':>6} {'2017 path':>10} {'2017 data':>10} {'ours, 20':>9} "
           f"{'speedup':>8} {'data only':>10}")
     for name, seconds in rows.items():
         old, again, ours_20 = legacy.get(name, nan), paired.get(name, nan), same_batch.get(name, nan)
         old_data = legacy_data.get(name, nan)
         print(f"{name:<10} {seconds:8.1f} {again:6.1f} {old:10.1f} {old_data:10.1f} {ours_20:9.1f} "
-              f"{old / again:8.2f} {old_data / again:10.2f}")
+              f"{ratio.get(name, nan):8.2f} {old_data / again:10.2f}")
     summed = sum(rows[n] * NOTEBOOK_EPOCHS for n in SUMMED if n in rows)
     if legacy:
         ours_steps, old_steps = recurrent_steps(data_generator.AudioGenerator, NOTEBOOK_BATCH), \
@@ -186,7 +232,7 @@ def main(argv=None):
               f"({old_steps / ours_steps:.2f}x); the 2017 path's spectrograms: {feature_seconds():.1f} s per epoch")
     print(f"benchmark wall time: {(time.time() - started) / 60:.1f} min")
     print(f"notebook_train_minutes={summed / 60:.1f}")
-    ratios = [legacy[n] / paired[n] for n in legacy]
+    ratios = list(ratio.values())
     if ratios:
         data_only = statistics.mean(legacy_data[n] / paired[n] for n in legacy)
         print(f"speed-up of the data path and batch size alone (both on our CTC kernel): {data_only:.2f}")
