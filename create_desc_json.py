@@ -3,6 +3,9 @@
 Usage (from the project root):
 
     python create_desc_json.py LibriSpeech/dev-clean valid_corpus.json
+    python create_desc_json.py LibriSpeech/train-clean-100 LibriSpeech/train-clean-360 train_corpus.json
+
+Several folders make one description (LibriSpeech's training sets come in parts).
 
 Each output line is ``{"key": <audio path>, "duration": <seconds>, "text": <lower-case transcript>}``,
 sorted by key. Keys are DATA_DIR joined with the path below it, so the file works from where it was
@@ -13,7 +16,7 @@ outside ``char_map.ALPHABET``, is reported on stderr by its utterance id and ski
 that does not decode completely is refused in the same way everywhere.
 
 Exit status: 0 when at least one utterance was written, 1 when none was usable (nothing is written),
-2 when DATA_DIR does not exist or holds no transcripts (or the command line is wrong).
+2 when a DATA_DIR does not exist or holds no transcripts (or the command line is wrong).
 """
 
 import argparse
@@ -219,19 +222,22 @@ def write_json_lines(entries, out_path):
 def main(argv=None):
     """Command line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", help="a LibriSpeech folder, e.g. LibriSpeech/dev-clean")
+    parser.add_argument("data_dir", nargs="+", help="LibriSpeech folders, e.g. LibriSpeech/dev-clean")
     parser.add_argument("out_json", help="where to write the JSON lines, e.g. valid_corpus.json")
     args = parser.parse_args(argv)
 
-    if not os.path.isdir(args.data_dir):
-        print(f"create_desc_json: {args.data_dir} is not a folder; download or build the corpus "
-              "first", file=sys.stderr)
-        return EXIT_NO_DATA
-    utterances = read_transcripts(args.data_dir)
-    if not utterances:
-        print(f"create_desc_json: no *{TRANSCRIPT_SUFFIX} transcripts under {args.data_dir}; is it "
-              "a LibriSpeech folder?", file=sys.stderr)
-        return EXIT_NO_DATA
+    utterances = []
+    for data_dir in args.data_dir:
+        if not os.path.isdir(data_dir):
+            print(f"create_desc_json: {data_dir} is not a folder; download or build the corpus "
+                  "first", file=sys.stderr)
+            return EXIT_NO_DATA
+        found = read_transcripts(data_dir)
+        if not found:
+            print(f"create_desc_json: no *{TRANSCRIPT_SUFFIX} transcripts under {data_dir}; is it "
+                  "a LibriSpeech folder?", file=sys.stderr)
+            return EXIT_NO_DATA
+        utterances += found
 
     entries, skipped, seen = [], collections.Counter(), set()
     for utt in utterances:
@@ -247,7 +253,7 @@ def main(argv=None):
     reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(skipped.items()))
     summary = f"skipped {sum(skipped.values())}" + (f" ({reasons})" if reasons else "")
     if not entries:
-        print(f"create_desc_json: no usable utterance under {args.data_dir}; {summary}; "
+        print(f"create_desc_json: no usable utterance under {' '.join(args.data_dir)}; {summary}; "
               f"{args.out_json} not written", file=sys.stderr)
         return EXIT_NOTHING_USABLE
     write_json_lines(entries, args.out_json)

@@ -328,7 +328,7 @@ def get_predictions(index, partition, input_to_softmax, model_path, train_json=N
     from data_generator import AudioGenerator
     import train_utils
 
-    train_json = train_json or train_utils.DEFAULTS["train_json"]
+    train_json = train_json or train_utils.trained_on(model_path) or train_utils.DEFAULTS["train_json"]
     valid_json = valid_json or train_utils.DEFAULTS["valid_json"]
     spectrogram, mfcc_dim = features_for(input_to_softmax)
     audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)

@@ -2,8 +2,9 @@
 
 ``train_model`` writes two files under the results folder after every epoch:
 - ``<pickle_path>``: a dict with ``loss`` and ``val_loss`` (one float per epoch), ``build`` (the
-  sample_models call that rebuilds the architecture), ``features``, ``epoch_seconds`` and ``stopped``
-  (None, or why training stopped early);
+  sample_models call that rebuilds the architecture), ``features``, ``train_json`` (the training
+  description, whose statistics normalise the features), ``epoch_seconds`` and ``stopped`` (None, or
+  why training stopped early);
 - ``<save_model_path>``: the whole model (legacy HDF5), so ``load_weights`` on a freshly built model of
   the same architecture reproduces the trained one.
 An interrupted run picks up at the last finished epoch when it is started again with the same call.
@@ -124,6 +125,15 @@ def save_history(history, path):
 def load_history(path):
     with open(path, "rb") as f:
         return pickle.load(f)
+
+
+def trained_on(model_path):
+    """The training description a model's history names (its features were normalised with that set's
+    statistics), or None where the pickle beside the model is missing or older than that record."""
+    try:
+        return load_history(Path(model_path).with_suffix(".pickle")).get("train_json")
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return None
 
 
 def save_model_file(model, path):
@@ -309,7 +319,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
         else:
             history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": build,
                        "features": features, "epochs_planned": epochs, "minibatch_size": minibatch_size,
-                       "spec_augment": bool(spec_augment)}
+                       "spec_augment": bool(spec_augment), "train_json": str(train_json)}
     if initial_epoch >= epochs:
         print(f"{save_model_path} already holds {initial_epoch} trained epochs (pass resume=False to retrain)")
         return history

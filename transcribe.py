@@ -11,12 +11,14 @@ Any format soundfile reads, any sample rate or channel count. Options:
                                     free to spell words it never saw
     --lm PATH                       LM training text (default LibriSpeech/synth-lm-text.txt), or an ARPA /
                                     KenLM binary model (.arpa, .arpa.gz, .bin), loaded through kenlm
-    --train-json PATH               the training corpus, for the normalisation statistics (see below)
+    --train-json PATH               the training corpus, for the normalisation statistics (see below;
+                                    default: the one the model's pickle names, else train_corpus.json)
 A file that cannot be transcribed (missing, unreadable, empty, silent, too short) gets a message on stderr
 naming it and what to do; the other files still print. Exit status 1 if any file failed, else 0.
 
 Normalisation: the model was trained on features scaled by the training set's mean and standard deviation
-(``AudioGenerator.load_train_data(train_corpus.json)``), so every clip here is scaled by the same numbers.
+(``AudioGenerator.load_train_data``, on the description its pickle names), so every clip here is scaled
+by the same numbers.
 They are computed from ``--train-json`` when it exists and cached beside the model
 (``results/model_end.norm.npz``), so a copy with only the committed results still transcribes.
 """
@@ -138,10 +140,14 @@ def load_normalisation(audio_gen, model_path, train_json=DEFAULT_TRAIN_JSON, spe
     return "computed"
 
 
-def load_transcriber(model_path, train_json=DEFAULT_TRAIN_JSON, features=None):
+def load_transcriber(model_path, train_json=None, features=None):
     """The trained model and an ``AudioGenerator`` that featurizes and normalises clips as its training
-    did: (model, audio_gen). See ``load_acoustic_model`` and ``load_normalisation``."""
+    did: (model, audio_gen). See ``load_acoustic_model`` and ``load_normalisation``; ``train_json``
+    defaults to the training description the model's history names."""
     from data_generator import AudioGenerator
+    import train_utils
+
+    train_json = train_json or train_utils.trained_on(model_path) or DEFAULT_TRAIN_JSON
 
     model, spectrogram, mfcc_dim = load_acoustic_model(model_path, features)
     audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
@@ -257,8 +263,7 @@ def transcribe_all(paths, model, audio_gen, decode, out=None):
     return done
 
 
-def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM,
-                   train_json=DEFAULT_TRAIN_JSON):
+def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM, train_json=None):
     """Decode every clip of a corpus with one trained model and score each decoder.
 
     The model's probabilities are computed once per clip and shared by the decoders. Returns
@@ -285,8 +290,7 @@ def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_
     return scores
 
 
-def compare_models(results_dir, desc_file, lm_model="model_end", lm_path=DEFAULT_LM,
-                   train_json=DEFAULT_TRAIN_JSON):
+def compare_models(results_dir, desc_file, lm_model="model_end", lm_path=DEFAULT_LM, train_json=None):
     """Score every trained model in ``results_dir`` on a corpus: greedy for all, and both language-model
     decoders for ``lm_model`` (when its LM text exists). Returns {model name: ``evaluate_model`` result}."""
     import train_utils
@@ -332,7 +336,7 @@ def parse_args(argv):
     parser.add_argument("--features", choices=("spectrogram", "mfcc"))
     parser.add_argument("--decoder", choices=DECODERS)
     parser.add_argument("--lm", default=DEFAULT_LM, help="LM text, or an ARPA / KenLM binary model")
-    parser.add_argument("--train-json", default=DEFAULT_TRAIN_JSON)
+    parser.add_argument("--train-json", help="default: the one the model's pickle names, else train_corpus.json")
     args = parser.parse_args(argv)
     if not args.audio and not args.corpus:
         parser.error("give audio files, or --corpus DESCRIPTION.json")

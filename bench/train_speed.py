@@ -54,9 +54,9 @@ MODELS = [
     ("model_6", lambda: sm.cnn_rnn_model(input_dim=13, filters=200, kernel_size=11, conv_stride=2,
                                          conv_border_mode="valid", units=200, activation="tanh"),
      {"spectrogram": False}),
-    ("model_end", sm.final_model,
+    ("model_end", sm.final_model,  # on the larger training set, as the notebook trains it
      {"optimizer_factory": lambda: keras.optimizers.Adam(learning_rate=2e-3, clipnorm=5), "spec_augment": True,
-      "spectrogram": False}),
+      "spectrogram": False, "train_json": "train_corpus_large.json"}),
 ]
 SUMMED = ("model_0", "model_1", "model_2", "model_3", "model_4", "model_end")
 

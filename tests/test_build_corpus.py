@@ -11,7 +11,8 @@ import build_corpus as bc
 from char_map import ALPHABET
 from utils import PARTIAL_TAG, partial_path
 
-TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1"]
+TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
+        "--more-speakers", "1", "--more-utts", "1"]
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -75,13 +76,18 @@ def test_load_sentences():
 
 def test_assign_sentences_disjoint_and_seeded():
     sentences = bc.load_sentences()
-    valid, train = bc.assign_sentences(sentences, 0, 10, 30, 12)
-    assert len(valid) == 10 * bc.SENTENCE_TRIES and len(train) == 30 * bc.SENTENCE_TRIES
-    assert not {s.transcript for s in valid} & {s.transcript for s in train}
-    assert all(s.n_words <= 12 for s in valid + train)
-    assert bc.assign_sentences(sentences, 0, 10, 30, 12) == (valid, train)
+    valid, train, more = bc.assign_sentences(sentences, 0, 10, 30, 12, 20)
+    assert [len(valid), len(train), len(more)] == [n * bc.SENTENCE_TRIES for n in (10, 30, 20)]
+    transcripts = [{s.transcript for s in part} for part in (valid, train, more)]
+    assert not transcripts[0] & transcripts[1] and not transcripts[0] & transcripts[2] \
+        and not transcripts[1] & transcripts[2]
+    assert all(s.n_words <= 12 for s in valid + train + more)
+    assert bc.assign_sentences(sentences, 0, 10, 30, 12, 20) == (valid, train, more)
     assert bc.assign_sentences(sentences, 1, 10, 30, 12)[0] != valid
     assert bc.assign_sentences(sentences, 0, 10, 99, 12)[0] == valid  # valid set ignores train size
+    # more training clips leave the default sets as they were: an existing corpus stays valid
+    assert bc.assign_sentences(sentences, 0, 10, 30, 12, 500)[:2] == (valid, train)
+    assert bc.assign_sentences(sentences, 0, 10, 30, 12, 0)[2] == []
     with pytest.raises(SystemExit):
         bc.assign_sentences(sentences, 0, 10, len(sentences), 12)
 
@@ -155,9 +161,10 @@ def tiny(tmp_path_factory):
 
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "synth-lm-text.txt", "synth-train", "synth-valid"]
+        "SPEAKERS.TXT", "synth-lm-text.txt", "synth-train", "synth-train-more", "synth-valid"]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac"))
     assert flacs == [
+        "synth-train-more/3000/300001/3000-300001-0000.flac",
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
         "synth-valid/5000/500001/5000-500001-0000.flac", "synth-valid/5001/500101/5001-500101-0000.flac"]
@@ -182,20 +189,22 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 4
+    assert len(rows) == 5
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M"}
-    assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET
+    assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
     assert all(minutes > 0 and name.startswith("synth formant=") for *_, minutes, name in table.values())
 
 
 def test_validation_text_held_out(tiny):
     train, valid = transcripts(tiny / bc.TRAIN_SET), transcripts(tiny / bc.VALID_SET)
+    more = transcripts(tiny / bc.MORE_SET)
     lm_text = set(read_lines(tiny / bc.LM_TEXT_NAME))
-    assert len(train) == 4 and len(valid) == 2
-    assert not set(valid.values()) & set(train.values())
+    assert len(train) == 4 and len(valid) == 2 and len(more) == 1
+    assert not set(valid.values()) & (set(train.values()) | set(more.values()))
+    assert not set(more.values()) & set(train.values())
     assert not set(valid.values()) & lm_text
-    assert set(train.values()) <= lm_text
+    assert set(train.values()) | set(more.values()) <= lm_text
     assert len(lm_text) > 15000
 
 

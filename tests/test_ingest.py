@@ -256,6 +256,20 @@ def test_read_transcripts_finds_every_line(corpus):
     assert len(utterances) == 7
 
 
+def test_several_folders_make_one_description(corpus, capsys):
+    extra = corpus / "LibriSpeech" / "extra" / "7" / "70"
+    write_clip(extra / "7-70-0000.wav", 0.4)
+    write_transcript(extra, ["7-70-0000 FROM THE OTHER PART"])
+    out = corpus / "both.json"
+    assert main([f"LibriSpeech/{SPLIT}", "LibriSpeech/extra", str(out)]) == 0
+    texts = [json.loads(line)["text"] for line in out.read_text().splitlines()]
+    assert len(texts) == 4 and "from the other part" in texts and "hello world" in texts
+    # one missing folder stops it, naming that folder, and writes nothing
+    assert main([f"LibriSpeech/{SPLIT}", "LibriSpeech/nope", str(corpus / "none.json")]) == 2
+    assert "LibriSpeech/nope is not a folder" in capsys.readouterr().err
+    assert not (corpus / "none.json").exists()
+
+
 def test_missing_or_empty_data_dir_exits_2(tmp_path, capsys):
     assert main([str(tmp_path / "nope"), str(tmp_path / "out.json")]) == 2
     (tmp_path / "empty").mkdir()

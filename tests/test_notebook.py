@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import train_utils
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -19,6 +21,7 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
         [sys.executable, "-m", "papermill", str(ROOT / "vui_notebook.ipynb"), str(executed), "--kernel", "python3",
          "--cwd", str(ROOT), "-p", "TRAIN_JSON", str(tiny_corpus / "train_corpus.json"),
          "-p", "VALID_JSON", str(tiny_corpus / "valid_corpus.json"), "-p", "RESULTS_DIR", str(results),
+         "-p", "FINAL_TRAIN_JSON", str(tiny_corpus / "train_corpus_large.json"),
          "-p", "LM_TEXT", str(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"),
          "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4"],
         capture_output=True, text=True, env=env, timeout=1800)
@@ -38,5 +41,9 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     assert "truth " in text and "\nlm " in text and "\nlexicon " in text
     for name in ("model_0", "model_1", "model_2", "model_3", "model_4", "model_5", "model_6", "model_end"):
         assert (results / f"{name}.pickle").exists() and (results / f"{name}.h5").exists()
+    # the final model trained on the larger set, the others on the one they are compared on
+    trained_on = {name: train_utils.trained_on(results / f"{name}.h5") for name in ("model_0", "model_end")}
+    assert trained_on == {"model_0": str(tiny_corpus / "train_corpus.json"),
+                          "model_end": str(tiny_corpus / "train_corpus_large.json")}
     # the committed results were not touched
     assert not (ROOT / "results" / "executed.ipynb").exists()
