@@ -158,3 +158,16 @@ def test_compare_models_table_and_examples(trained, tiny_corpus, tmp_path):
     examples = transcribe.side_by_side(scores["model_end"], count=1).splitlines()
     assert examples[1] == f"truth   {scores['model_end']['references'][0]}"
     assert examples[2].startswith("greedy ") and examples[3].startswith("lm ") and examples[4].startswith("lexicon ")
+
+
+def test_normalisation_follows_the_training_description_the_history_names(trained, tiny_corpus, tmp_path,
+                                                                            monkeypatch):
+    # a copy without the statistics cache, run from a folder with no train_corpus.json: only the
+    # description recorded in the pickle can give the statistics
+    for suffix in (".h5", ".pickle"):
+        (tmp_path / f"model_end{suffix}").write_bytes(trained.with_suffix(suffix).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    _, audio_gen = transcribe.load_transcriber(tmp_path / "model_end.h5")
+    with np.load(tmp_path / "model_end.norm.npz") as saved:
+        assert str(saved["train_json"]) == str(tiny_corpus / "train_corpus.json")
+        np.testing.assert_array_equal(saved["mean"], audio_gen.feats_mean)
