@@ -76,7 +76,7 @@ def main(argv=None):
     parser.add_argument("--corpus", default="valid_corpus.json")
     parser.add_argument("--model", default=transcribe.DEFAULT_MODEL)
     parser.add_argument("--lm", default=transcribe.DEFAULT_LM)
-    parser.add_argument("--train-json", default=transcribe.DEFAULT_TRAIN_JSON)
+    parser.add_argument("--train-json", help="normalisation statistics (default: the set the model's pickle names)")
     parser.add_argument("--limit", type=int, help="only the first N clips (a quick look)")
     args = parser.parse_args(argv)
     clips = transcribe.read_corpus(args.corpus)[:args.limit]

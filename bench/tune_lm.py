@@ -52,7 +52,8 @@ def score(decode, probs, references):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=transcribe.DEFAULT_MODEL)
-    parser.add_argument("--train-json", default=transcribe.DEFAULT_TRAIN_JSON)
+    parser.add_argument("--train-json", default=transcribe.DEFAULT_TRAIN_JSON,
+                        help="the training clips to tune on (features are normalised as the model's training did)")
     parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="LM training text")
     parser.add_argument("--clips", type=int, default=200)
     parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS)
@@ -60,7 +61,7 @@ def main(argv=None):
     parser.add_argument("--decoder", choices=sorted(LM_DECODERS), default="lm")
     args = parser.parse_args(argv)
 
-    model, audio_gen = transcribe.load_transcriber(args.model, args.train_json)
+    model, audio_gen = transcribe.load_transcriber(args.model)
     clips = tuning_clips(args.train_json, args.clips)
     probs = [transcribe.clip_probabilities(model, audio_gen, path) for path, _ in clips]
     references = [text for _, text in clips]
