@@ -52,7 +52,8 @@ class UsageError(Exception):
 
 # ------------------------------------------------------------------------------------------ the model
 def load_acoustic_model(model_path, features=None):
-    """The trained model and its feature settings: (model, spectrogram: bool, mfcc_dim).
+    """The trained model, its feature settings and its training description:
+    (model, spectrogram: bool, mfcc_dim, train_json or None where the pickle predates that record).
 
     The architecture comes from the pickle beside the weights (``train_utils`` writes both);
     ``features`` ('spectrogram' or 'mfcc') overrides the pickle's feature kind.
@@ -79,7 +80,7 @@ def load_acoustic_model(model_path, features=None):
         given, other = ("a spectrogram", "mfcc") if spectrogram else (f"{mfcc_dim} MFCCs", "spectrogram")
         raise UsageError(f"{model_path} takes {model.input_shape[-1]} features per frame, not {given} "
                          f"({expected}): use --features {other}")
-    return model, spectrogram, int(mfcc_dim)
+    return model, spectrogram, int(mfcc_dim), history.get("train_json")
 
 
 def norm_cache_path(model_path):
@@ -145,11 +146,9 @@ def load_transcriber(model_path, train_json=None, features=None):
     did: (model, audio_gen). See ``load_acoustic_model`` and ``load_normalisation``; ``train_json``
     defaults to the training description the model's history names."""
     from data_generator import AudioGenerator
-    import train_utils
 
-    train_json = train_json or train_utils.trained_on(model_path) or DEFAULT_TRAIN_JSON
-
-    model, spectrogram, mfcc_dim = load_acoustic_model(model_path, features)
+    model, spectrogram, mfcc_dim, trained_on = load_acoustic_model(model_path, features)
+    train_json = train_json or trained_on or DEFAULT_TRAIN_JSON
     audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
     load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
     return model, audio_gen
