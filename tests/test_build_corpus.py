@@ -92,6 +92,20 @@ def test_assign_sentences_disjoint_and_seeded():
         bc.assign_sentences(sentences, 0, 10, len(sentences), 12)
 
 
+def test_extra_set_goes_on_with_longer_sentences():
+    sentences = bc.load_sentences()
+    n_short = sum(s.n_words <= 12 for s in sentences)
+    spare = n_short // bc.SENTENCE_TRIES - 40  # extra clips the short sentences can still fill
+    valid, train, more = bc.assign_sentences(sentences, 0, 10, 30, 12, spare + 100)
+    assert len(more) == (spare + 100) * bc.SENTENCE_TRIES
+    assert more[:spare * bc.SENTENCE_TRIES] == bc.assign_sentences(sentences, 0, 10, 30, 12, spare)[2]
+    assert all(s.n_words <= 12 for s in more[:spare * bc.SENTENCE_TRIES])
+    assert all(12 < s.n_words <= bc.MAX_LM_WORDS for s in more[-99 * bc.SENTENCE_TRIES:])  # the 1st may mix
+    assert len({s.transcript for s in valid + train + more}) == len(valid + train + more)
+    with pytest.raises(SystemExit):
+        bc.assign_sentences(sentences, 0, 10, 30, 12, len(sentences))
+
+
 def test_speaker_plan():
     speakers = bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0)
     assert [s.id for s in speakers] == list(range(1000, 1006))

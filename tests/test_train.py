@@ -146,3 +146,19 @@ def test_mirrored_strategy_over_two_cpu_devices(in_corpus, tmp_path):
     assert len(saved["loss"]) == 2 and all(np.isfinite(saved["loss"] + saved["val_loss"]))
     fresh = sm.build_from_spec(saved["build"])
     fresh.load_weights(tmp_path / "mirrored.h5")
+
+
+def test_resume_only_on_the_same_model_features_and_data(tmp_path, capsys):
+    pickle_file, model_file = tmp_path / "m.pickle", tmp_path / "m.h5"
+    features = {"spectrogram": False, "mfcc_dim": 13}
+    saved = {"loss": [9.0, 8.0], "val_loss": [9.5, 8.5], "stopped": None, "build": {"function": "f"},
+             "features": features, "train_json": "train_corpus.json"}
+    pickle_file.write_bytes(pickle.dumps(saved))
+    model_file.write_bytes(b"weights")
+    same = (pickle_file, model_file, {"function": "f"}, features)
+    assert train_utils._resume_point(*same, "train_corpus.json", 20)["loss"] == [9.0, 8.0]
+    assert train_utils._resume_point(*same, "train_corpus_large.json", 20) is None
+    assert "trained on train_corpus.json, not train_corpus_large.json" in capsys.readouterr().out
+    assert train_utils._resume_point(pickle_file, model_file, {"function": "g"}, features,
+                                     "train_corpus.json", 20) is None
+    assert train_utils._resume_point(*same, "train_corpus.json", 1) is None  # more epochs than asked
