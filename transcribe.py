@@ -6,9 +6,9 @@
 Any format soundfile reads, any sample rate or channel count. Options:
     --model results/model_end.h5    the trained model; the .pickle beside it names its architecture and features
     --features spectrogram|mfcc     override the pickle's feature kind
-    --decoder greedy|beam|lm|lexicon  default lexicon (beam search with the word language model, writing
-                                    only its words), or beam where the LM text is missing; lm: the same LM,
-                                    free to spell words it never saw
+    --decoder greedy|beam|lm|lexicon  default lm (beam search with the word language model, free to spell
+                                    words it never saw), or beam where the LM text is missing; lexicon: the
+                                    same LM, writing only its words
     --lm PATH                       LM training text (default LibriSpeech/synth-lm-text.txt), or an ARPA /
                                     KenLM binary model (.arpa, .arpa.gz, .bin), loaded through kenlm
     --train-json PATH               the training corpus, for the normalisation statistics (see below;
@@ -217,9 +217,13 @@ def make_decoder(name, lm_path=DEFAULT_LM):
 
 
 def default_decoder(lm_path):
-    """The best decoder available: 'lexicon' where the LM exists, else 'beam' (said on stderr)."""
+    """The best decoder available: 'lm' where the LM exists, else 'beam' (said on stderr).
+
+    'lm' rather than 'lexicon': on the training clips bench/tune_lm.py tunes on, with the committed
+    model, it had the lower WER (12.5% against 13.7%, each at its best weights), and it can write words the LM never saw.
+    """
     if Path(lm_path).exists():
-        return "lexicon"
+        return "lm"
     print(f"note: {lm_path} not found: decoding without a language model (--decoder beam)", file=sys.stderr)
     return "beam"
 

@@ -4,7 +4,7 @@ Run from the project root after `make all`:  python bench/baseline.py [--limit N
 
 The off-the-shelf system is CMU PocketSphinx 5 (``pocketsphinx`` on PyPI): a classic HMM recogniser
 with its own US English acoustic model, 3-gram language model and pronouncing dictionary, all shipped in
-the wheel and run offline. It was trained on far more (real) speech than our 74 minutes of synthetic
+the wheel and run offline. It was trained on far more (real) speech than our few hours of synthetic
 clips, but never on this corpus' voices or sentences. Our model is decoded greedily and with the word LM,
 spelling freely and held to its words (``transcribe.py``'s decoders). Prints one table row per system:
 WER, CER (jiwer, over the whole set) and seconds of computing per second of audio. This is a benchmark,

@@ -79,6 +79,14 @@ def test_corpus_mode_ends_with_wer_and_cer(trained, tiny_corpus, clips, capsys):
     assert decoder == "greedy"
 
 
+def test_the_default_decoder_is_the_free_spelling_lm_search_or_beam_without_lm(tmp_path, capsys):
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("THE CAT SAT\n")
+    assert transcribe.default_decoder(lm_text) == "lm"
+    assert transcribe.default_decoder(tmp_path / "missing.txt") == "beam"
+    assert "missing.txt not found" in capsys.readouterr().err
+
+
 def test_normalisation_is_computed_as_in_training_and_cached(trained, tiny_corpus, tmp_path):
     model_path = tmp_path / "model_end.h5"  # a copy: the cache goes beside the model
     model_path.write_bytes(trained.read_bytes())
