@@ -220,7 +220,8 @@ def default_decoder(lm_path):
     """The best decoder available: 'lm' where the LM exists, else 'beam' (said on stderr).
 
     'lm' rather than 'lexicon': on the training clips bench/tune_lm.py tunes on, with the committed
-    model, it had the lower WER (12.5% against 13.7%, each at its best weights), and it can write words the LM never saw.
+    model, it had the lower WER (12.5% against 13.7%, each at its best weights), and it can write words
+    the LM never saw.
     """
     if Path(lm_path).exists():
         return "lm"
