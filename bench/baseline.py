@@ -59,9 +59,9 @@ def evaluate(name, transcribe_one, clips):
     return name, wer, cer, (time.time() - started) / audio_seconds
 
 
-def our_system(model_path, decoder_name, lm_path, train_json):
-    """A function path -> transcript: our model with one of transcribe.py's decoders."""
-    model, audio_gen = transcribe.load_transcriber(model_path, train_json)
+def our_system(model, audio_gen, decoder_name, lm_path):
+    """A function path -> transcript: our model (``transcribe.load_transcriber``) with one of
+    transcribe.py's decoders."""
     decode = transcribe.make_decoder(decoder_name, lm_path)
 
     def transcribe_one(path):
@@ -83,8 +83,9 @@ def main(argv=None):
     print(f"{len(clips)} clips of {args.corpus}; our model: {args.model}", flush=True)
     sphinx = pocketsphinx_decoder()
     rows = [evaluate("pocketsphinx 5.1.1 (en-us)", lambda path: pocketsphinx_transcript(sphinx, path), clips)]
+    model, audio_gen = transcribe.load_transcriber(args.model, args.train_json)  # once, for every decoder
     for decoder_name in ("greedy", "lm", "lexicon"):
-        system = our_system(args.model, decoder_name, args.lm, args.train_json)
+        system = our_system(model, audio_gen, decoder_name, args.lm)
         rows.append(evaluate(f"ours, {decoder_name} decoding", system, clips))
     print(f"{'system':<28} {'WER':>7} {'CER':>7} {'s per s of audio':>17}")
     for name, wer, cer, rtf in rows:
