@@ -340,10 +340,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
         input_to_softmax.set_weights(model.get_weights())
     elif history["stopped"] and os.path.exists(model_file):
         model.load_weights(model_file)  # leave the caller the last good weights, not the broken ones
-    if not history["stopped"] and len(history["loss"]) >= epochs:
-        state = _optimizer_state_path(model_file)
-        if os.path.exists(state):
-            os.remove(state)
+    # the optimizer state stays beside the weights after the last epoch too: a later call with more
+    # epochs then goes on with Adam's moments and the learning rate a schedule had reached
     return history
 
 

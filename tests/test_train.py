@@ -36,7 +36,29 @@ def test_history_and_weights_round_trip(in_corpus, tmp_path, capsys):
     x = np.random.default_rng(0).normal(size=(2, 120, 161)).astype("float32")
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     assert not list(tmp_path.glob("*.partial*"))  # no temporary files left behind
-    assert not (tmp_path / "m.resume.npz").exists()  # resume state goes once training is complete
+    assert (tmp_path / "m.resume.npz").exists()  # kept, so that a finished run can be extended
+
+
+def test_extending_a_finished_run_keeps_the_optimizer_state(in_corpus, tmp_path, capsys):
+    import keras
+
+    class LowerRate(keras.callbacks.Callback):  # as ReduceLROnPlateau would
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.optimizer.learning_rate.assign(0.001)
+
+    train_model(small_model(), "m.pickle", "m.h5", epochs=2, results_dir=tmp_path,
+                optimizer=keras.optimizers.Adam(learning_rate=0.01), callbacks=[LowerRate()])
+    steps = int(np.load(tmp_path / "m.resume.npz")["v0"])  # the iteration count comes first
+    assert steps > 0
+    capsys.readouterr()
+    optimizer = keras.optimizers.Adam(learning_rate=0.01)
+    history = train_model(small_model(), "m.pickle", "m.h5", epochs=3, results_dir=tmp_path,
+                          optimizer=optimizer)
+    out = capsys.readouterr().out
+    assert "resuming m.h5 after epoch 2 of 3" in out and "optimizer state not found" not in out
+    assert len(history["loss"]) == 3
+    assert float(optimizer.learning_rate) == pytest.approx(0.001)  # not the 0.01 passed in again
+    assert int(optimizer.iterations) == steps * 3 // 2
 
 
 def test_batch_size_default_and_spec_augment_are_recorded(in_corpus, tmp_path, monkeypatch, capsys):
