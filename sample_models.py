@@ -37,10 +37,16 @@ def _recorded(builder):
     return build
 
 
+# Each model function prints its summary, as in 2017. ``build_from_spec`` turns that off while it rebuilds
+# a saved model: redirecting stdout is not enough, since in Jupyter Keras' summary goes straight to the
+# notebook's display.
+_PRINT_SUMMARIES = True
+
+
 def _finish(inputs, outputs, name, output_length=lambda x: x, verbose=True):
     model = keras.Model(inputs=inputs, outputs=outputs, name=name)
     model.output_length = output_length
-    if verbose:
+    if verbose and _PRINT_SUMMARIES:
         model.summary()
     return model
 
@@ -216,10 +222,11 @@ def build_from_spec(build_spec, verbose=False):
     builder = globals().get(build_spec["function"])
     if builder is None or not callable(builder):
         raise ValueError(f"sample_models has no model function {build_spec['function']!r}")
-    import contextlib
-    import io
-
+    global _PRINT_SUMMARIES
     if verbose:
         return builder(**build_spec["kwargs"])
-    with contextlib.redirect_stdout(io.StringIO()):
+    _PRINT_SUMMARIES = False
+    try:
         return builder(**build_spec["kwargs"])
+    finally:
+        _PRINT_SUMMARIES = True

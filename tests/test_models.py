@@ -41,6 +41,20 @@ def test_build_spec_rebuilds_the_same_architecture(name):
     assert rebuilt.count_params() == model.count_params()
 
 
+def test_rebuilding_a_saved_model_shows_no_summary(monkeypatch):
+    # in Jupyter the summary bypasses sys.stdout, so count the calls rather than capture the output
+    shown = []
+    monkeypatch.setattr(sm.keras.Model, "summary", lambda self, *a, **k: shown.append(self.name))
+    model = sm.final_model(units=8, recur_layers=1)
+    assert shown == ["final_model"]  # the model functions still show it, as in 2017
+    sm.build_from_spec(model.build_spec)
+    assert shown == ["final_model"]
+    sm.build_from_spec(model.build_spec, verbose=True)
+    assert shown == ["final_model", "final_model"]
+    sm.final_model(units=8, recur_layers=1)
+    assert len(shown) == 3  # the switch is back on afterwards
+
+
 def test_deep_rnn_with_one_layer_is_model_1():
     one = sm.deep_rnn_model(input_dim=161, units=20, recur_layers=1, activation="relu")
     base = sm.rnn_model(input_dim=161, units=20, activation="relu")
