@@ -16,7 +16,7 @@ our data path with batches of 20 (what the notebook's larger batches give). Prin
 ``notebook_train_minutes=`` (20 epochs of models 0-4 and the final model, summed) and
 ``speedup_vs_2017=`` (the 2017 notebook's seconds per epoch over ours, each with its own data path,
 batch size and CTC kernel; mean over the legacy models of their median ratios).
-This is a benchmark, not a test: it takes 16 to 20 minutes on 2 cores.
+This is a benchmark, not a test: it takes 16 to 22 minutes on 2 cores.
 """
 import argparse
 import gc
