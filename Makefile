@@ -38,9 +38,9 @@ train_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train $@
 valid_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-valid $@
-# the final model's training set: synth-train and synth-train-more
+# the final model's training set: synth-train, synth-train-more and synth-train-extra
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
-	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more $@
+	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra $@
 
 # run every cell headless (kernel python3), then export the report reviewers read
 notebook: corpus

@@ -4,7 +4,7 @@ Usage (from the project root; no network needed, every input is an installed PyP
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
-                           [--jobs N] [--max-words 14]
+                           [--extra-speakers 170] [--extra-utts 30] [--jobs N] [--max-words 14]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -14,6 +14,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/synth-train-more/...   more training speech, other speakers and sentences again (the final model
                                trains on synth-train and this; the models it is compared with on synth-train);
                                once the short sentences run out, it speaks longer ones (up to 25 words)
+    OUT/synth-train-extra/...  more again, for the final model: other speakers, and the sentences that
+                               the sets above reserved but never spoke
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
@@ -63,11 +65,13 @@ from utils import atomic_write
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
 TRAIN_SET, VALID_SET, MORE_SET = "synth-train", "synth-valid", "synth-train-more"
+EXTRA_SET = "synth-train-extra"
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
 MORE_FIRST_SPEAKER = 3000
 VALID_FIRST_SPEAKER = 5000
+EXTRA_FIRST_SPEAKER = 6000
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -302,6 +306,19 @@ def assign_sentences(sentences, seed, n_valid_clips, n_train_clips, max_words, n
 
 
 # ------------------------------------------------------------------------------------------ planning
+
+def unspoken_sentences(sentences, seed, spoken, valid_reserved):
+    """The sentences no built clip spoke and no validation clip reserved, in a seeded shuffle.
+
+    Every clip reserves SENTENCE_TRIES sentences but speaks one, so two thirds of the training sets'
+    reservations are never heard; the extra set speaks those (and the ones nobody reserved), which keeps
+    its sentences apart from every other clip's and from the validation set's.
+    """
+    taken = set(spoken) | set(valid_reserved)
+    free = [s for s in sentences if s.transcript not in taken]
+    order = np.random.default_rng([seed, stream_id("unspoken sentences")]).permutation(len(free))
+    return [free[i] for i in order]
+
 
 def stream_id(name):
     """A stable integer for a name, to key random streams (Python's hash() changes per process)."""
@@ -603,6 +620,10 @@ def parse_args(argv):
     parser.add_argument("--more-speakers", type=int, default=164,
                         help=f"speakers of {MORE_SET}, the final model's extra training speech (0: none)")
     parser.add_argument("--more-utts", type=int, default=30, help=f"clips per {MORE_SET} speaker")
+    parser.add_argument("--extra-speakers", type=int, default=170,
+                        help=f"speakers of {EXTRA_SET}, more of the final model's training speech, spoken "
+                             "from the sentences no other clip spoke (0: none)")
+    parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_LM_WORDS})")
@@ -613,16 +634,19 @@ def parse_args(argv):
         parser.error(f"--train-speakers must be at most {MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER}")
     if args.more_speakers > VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER:
         parser.error(f"--more-speakers must be at most {VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER}")
+    if args.valid_speakers > EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER:
+        parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
     if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
-            or args.jobs < 1 or min(args.more_speakers, args.more_utts) < 0:
-        parser.error("speaker, utterance and job counts must be positive (--more-speakers may be 0)")
+            or args.jobs < 1 or min(args.more_speakers, args.more_utts, args.extra_speakers, args.extra_utts) < 0:
+        parser.error("speaker, utterance and job counts must be positive (--more-speakers and "
+                     "--extra-speakers may be 0)")
     return args
 
 
 def summary(clips, results, started):
     """Lines describing what the corpus holds, per set."""
     lines = []
-    for subset in (TRAIN_SET, MORE_SET, VALID_SET):
+    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, VALID_SET):
         done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
         if not done:
             continue
@@ -656,12 +680,26 @@ def main(argv=None):
 
     results = run_jobs(clips, args.seed, args.jobs)
 
+    # the extra set's sentences are the ones the clips above left unspoken, so it is planned after them
+    extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
+    free = unspoken_sentences(sentences, args.seed, [r[1].transcript for r in results.values()],
+                              [s.transcript for s in valid_sentences])
+    n_extra = args.extra_speakers * args.extra_utts
+    if n_extra * SENTENCE_TRIES > len(free):
+        raise SystemExit(f"build_corpus: {n_extra} clips of {EXTRA_SET} need {n_extra * SENTENCE_TRIES} "
+                         f"unspoken sentences and there are {len(free)}; lower --extra-speakers to at "
+                         f"most {len(free) // (SENTENCE_TRIES * max(1, args.extra_utts))}")
+    extra_clips = clip_plan(out, extra_speakers, args.extra_utts, free)
+    if extra_clips:
+        results.update(run_jobs(extra_clips, args.seed, args.jobs))
+    clips += extra_clips
+
     write_transcripts(clips, results)
     minutes = {}
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
-    write_text_atomically(out / SPEAKERS_NAME,
-                          speakers_text(train_speakers + more_speakers + valid_speakers, minutes, args))
+    write_text_atomically(out / SPEAKERS_NAME, speakers_text(
+        train_speakers + more_speakers + extra_speakers + valid_speakers, minutes, args))
     write_text_atomically(out / LM_TEXT_NAME, lm_text(sentences, valid_sentences))
     print(summary(clips, results, started))
     return 0

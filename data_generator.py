@@ -4,7 +4,8 @@ A corpus description is a JSON-lines file, one clip per line: ``{"key": path, "d
 (written by create_desc_json.py). ``AudioGenerator`` reads the training, validation and test
 descriptions, computes each clip's features once (they are cached for the life of the process, so every
 model trained in one notebook session reuses them), and groups clips of similar length into batches, so
-little of each batch is padding. Every clip is visited once per epoch, the last short batch included.
+little of each batch is padding. Every clip is visited once per epoch, the last short batch included,
+unless ``clips_per_epoch`` caps an epoch of a large training set (then each is visited in turn).
 """
 import json
 import os
@@ -72,7 +73,8 @@ class AudioGenerator:
     """Reads corpus descriptions and yields padded batches of normalised features with their labels."""
 
     def __init__(self, step=10, window=20, max_freq=8000, mfcc_dim=13, minibatch_size=20, desc_file=None,
-                 spectrogram=True, max_duration=10.0, sort_by_duration=False, seed=RNG_SEED, augment=False):
+                 spectrogram=True, max_duration=10.0, sort_by_duration=False, seed=RNG_SEED, augment=False,
+                 clips_per_epoch=None):
         """
         Params:
             step (int): ms between feature frames
@@ -86,12 +88,17 @@ class AudioGenerator:
             sort_by_duration (bool): visit clips shortest first, in a fixed order (a curriculum);
                 otherwise batches of similar length are visited in a new random order each epoch
             augment (bool): SpecAugment masking (``spec_augment``) of training batches; never of others
+            clips_per_epoch (int): train on this many clips per epoch, taken in turn from a seeded
+                shuffle of the whole training set (``epoch_clips``), so an epoch costs the same however
+                large the set is; None: every clip, every epoch
         """
         self.feat_dim = calc_feat_dim(window, max_freq) if spectrogram else mfcc_dim
         self.feats_mean = np.zeros((self.feat_dim,), dtype=np.float32)
         self.feats_std = np.ones((self.feat_dim,), dtype=np.float32)
         self.rng = random.Random(seed)
         self.augment = augment
+        self.seed = seed
+        self.clips_per_epoch = clips_per_epoch
         self.mask_rng = np.random.default_rng(seed)
         self.step = step
         self.window = window
@@ -102,9 +109,10 @@ class AudioGenerator:
         self.max_duration = max_duration
         self.sort_by_duration = sort_by_duration
         self.epochs_served = {"train": 0, "valid": 0, "test": 0}
+        self.train_epochs_begun = 0  # numbers the epochs for epoch_clips; set it to resume mid-run
         # dataset() keeps each padded batch for the next epoch (``epoch(cache=...)``); a subclass whose
         # batch_order draws new groupings of clips every epoch must set this False
-        self.reuse_batches = True
+        self.reuse_batches = clips_per_epoch is None
         for partition in ("train", "valid", "test"):
             self._set_partition(partition, [], [], [])
         if desc_file is not None:
@@ -260,10 +268,35 @@ class AudioGenerator:
         return len(bad)
 
     # ----------------------------------------------------------------------------- batches
+    def caps_epoch(self, partition):
+        """Whether an epoch of this partition hears only ``clips_per_epoch`` of its clips."""
+        n = len(self._partition(partition)[0])
+        return (self._prefix(partition) == "train" and self.clips_per_epoch is not None
+                and 0 < self.clips_per_epoch < n)
+
+    def epoch_clips(self, partition):
+        """Clip indices of the next epoch: all of them, or ``clips_per_epoch`` training clips.
+
+        Those are consecutive stretches of an endless sequence of shuffles of the training set (shuffle
+        r seeded by (seed, r)), so every clip is heard equally often, and epoch e's clips depend only on
+        e (``train_epochs_begun``, counted as each epoch starts): a resumed run, with it set to the
+        epochs done, hears what the uninterrupted run would have.
+        """
+        n = len(self._partition(partition)[0])
+        if not self.caps_epoch(partition):
+            return list(range(n))
+        k = self.clips_per_epoch
+        start, clips = self.train_epochs_begun * k, []
+        while len(clips) < k:
+            shuffle, offset = divmod(start + len(clips), n)
+            order = np.random.default_rng([self.seed, shuffle]).permutation(n)
+            clips.extend(order[offset:offset + k - len(clips)].tolist())
+        return clips
+
     def batch_order(self, partition):
-        """Clip indices of each batch for one epoch; every clip appears exactly once."""
+        """Clip indices of each batch for one epoch; each clip of ``epoch_clips`` appears exactly once."""
         _, durations, _ = self._partition(partition)
-        by_length = sorted(range(len(durations)), key=lambda i: (durations[i], i))
+        by_length = sorted(self.epoch_clips(partition), key=lambda i: (durations[i], i))
         batches = [by_length[i:i + self.minibatch_size] for i in range(0, len(by_length), self.minibatch_size)]
         if not self.sort_by_duration and partition == "train":
             self.rng.shuffle(batches)
@@ -271,7 +304,7 @@ class AudioGenerator:
 
     def batch_order_lengths(self, partition):
         """Clips per batch of one epoch, without drawing a new order."""
-        n = len(self._partition(partition)[0])
+        n = self.clips_per_epoch if self.caps_epoch(partition) else len(self._partition(partition)[0])
         return [min(self.minibatch_size, n - i) for i in range(0, n, self.minibatch_size)]
 
     def get_batch(self, partition, indices=None):
@@ -306,7 +339,10 @@ class AudioGenerator:
 
         With ``cache`` (a dict), a batch of clips built in an earlier pass is served from it again.
         """
-        for indices in self.batch_order(partition):
+        order = self.batch_order(partition)
+        if self._prefix(partition) == "train":
+            self.train_epochs_begun += 1
+        for indices in order:
             if cache is None:
                 yield self.get_batch(partition, indices)
                 continue

@@ -250,7 +250,7 @@ def _resume_point(pickle_file, model_file, build, features, train_json, epochs):
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None, valid_json=None,
                 minibatch_size=None, spectrogram=True, mfcc_dim=13, optimizer=None, epochs=None, verbose=1,
                 sort_by_duration=False, max_duration=10.0, strategy=None, resume=True, callbacks=(),
-                results_dir=None, spec_augment=False):
+                results_dir=None, spec_augment=False, clips_per_epoch=None):
     """Train ``input_to_softmax`` with CTC loss; write its history and weights under the results folder.
 
     Params (2017 names and defaults; None means the value set by ``set_defaults``):
@@ -266,6 +266,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
         callbacks: extra Keras callbacks
         spec_augment: mask random frequency bands and time stretches of each training clip
             (``data_generator.spec_augment``), a regulariser against over-fitting few speakers
+        clips_per_epoch: train on this many clips per epoch, in turn from the whole training set, so a
+            larger set brings more variety at the same cost per epoch (None: every clip, every epoch)
     Returns the history dict that is also pickled.
     """
     train_json = train_json or DEFAULTS["train_json"]
@@ -285,7 +287,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
 
     audio_gen = AudioGenerator(minibatch_size=minibatch_size, spectrogram=spectrogram, mfcc_dim=mfcc_dim,
                                sort_by_duration=sort_by_duration, max_duration=max_duration,
-                               augment=spec_augment)
+                               augment=spec_augment, clips_per_epoch=clips_per_epoch)
     audio_gen.load_train_data(train_json)
     audio_gen.load_validation_data(valid_json)
     for partition in ("train", "valid"):
@@ -324,15 +326,20 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
         else:
             history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": build,
                        "features": features, "epochs_planned": epochs, "minibatch_size": minibatch_size,
-                       "spec_augment": bool(spec_augment), "train_json": str(train_json)}
+                       "spec_augment": bool(spec_augment), "train_json": str(train_json),
+                       "clips_per_epoch": clips_per_epoch}
     if initial_epoch >= epochs:
         print(f"{save_model_path} already holds {initial_epoch} trained epochs (pass resume=False to retrain)")
         return history
 
     output_length = model.output_length if hasattr(model, "output_length") else input_to_softmax.output_length
+    audio_gen.train_epochs_begun = initial_epoch  # which clips an epoch hears depends on its number
     if verbose:
-        print(f"training {len(audio_gen.train_audio_paths)} clips, validating on "
-              f"{len(audio_gen.valid_audio_paths)}, batches of {minibatch_size}")
+        n_train = len(audio_gen.train_audio_paths)
+        heard = (f"{clips_per_epoch} of {n_train} clips per epoch" if audio_gen.caps_epoch("train")
+                 else f"{n_train} clips")
+        print(f"training {heard}, validating on {len(audio_gen.valid_audio_paths)}, "
+              f"batches of {minibatch_size}")
     log = EpochLog(history, pickle_file, model_file, epochs, verbose)
     model.fit(audio_gen.dataset("train", output_length), validation_data=audio_gen.dataset("valid", output_length),
               epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False, callbacks=[log, *callbacks])

@@ -44,7 +44,8 @@ LEGACY_BATCH = 20     # the 2017 notebook's minibatch_size
 # (name, builder, train_model keyword arguments): the notebook's own settings
 MODELS = [
     ("model_0", lambda: sm.simple_rnn_model(input_dim=161), {}),
-    ("model_1", lambda: sm.rnn_model(input_dim=161, units=64, activation="tanh"), {}),
+    ("model_1", lambda: sm.rnn_model(input_dim=161, units=64, activation="tanh"),
+     {"optimizer_factory": lambda: train_utils.default_optimizer(learning_rate=0.01)}),
     ("model_2", lambda: sm.cnn_rnn_model(input_dim=161, filters=200, kernel_size=11, conv_stride=2,
                                          conv_border_mode="valid", units=200, activation="tanh"), {}),
     ("model_3", lambda: sm.deep_rnn_model(input_dim=161, units=64, recur_layers=2),
@@ -54,9 +55,9 @@ MODELS = [
     ("model_6", lambda: sm.cnn_rnn_model(input_dim=13, filters=200, kernel_size=11, conv_stride=2,
                                          conv_border_mode="valid", units=200, activation="tanh"),
      {"spectrogram": False}),
-    ("model_end", sm.final_model,  # on the larger training set, as the notebook trains it
+    ("model_end", sm.final_model,  # on the larger training set, 6,360 clips an epoch, as the notebook
      {"optimizer_factory": lambda: keras.optimizers.Adam(learning_rate=2e-3, clipnorm=5), "spec_augment": True,
-      "spectrogram": False, "train_json": "train_corpus_large.json"}),
+      "spectrogram": False, "train_json": "train_corpus_large.json", "clips_per_epoch": 6360}),
 ]
 SUMMED = ("model_0", "model_1", "model_2", "model_3", "model_4", "model_end")
 

@@ -24,19 +24,20 @@ def tiny_corpus(tmp_path_factory):
     """A few real TTS clips through build_corpus.py, flac_to_wav.sh and create_desc_json.py.
 
     Returns the folder holding LibriSpeech/, train_corpus.json, valid_corpus.json and
-    train_corpus_large.json (synth-train and synth-train-more).
+    train_corpus_large.json (synth-train, synth-train-more and synth-train-extra).
     """
     base = tmp_path_factory.mktemp("corpus")
     run([sys.executable, str(ROOT / "build_corpus.py"), "--out", "LibriSpeech", "--train-speakers", "2",
          "--valid-speakers", "2", "--train-utts", "7", "--valid-utts", "2", "--more-speakers", "1",
-         "--more-utts", "2", "--seed", "3"], cwd=base)
+         "--more-utts", "2", "--extra-speakers", "1", "--extra-utts", "2", "--seed", "3"], cwd=base)
     run(["bash", str(ROOT / "flac_to_wav.sh")], cwd=base / "LibriSpeech")
     # absolute folders give absolute keys, so the descriptions work from any working directory
     for name in ("train", "valid"):
         run([sys.executable, str(ROOT / "create_desc_json.py"), str(base / f"LibriSpeech/synth-{name}"),
              f"{name}_corpus.json"], cwd=base)
     run([sys.executable, str(ROOT / "create_desc_json.py"), str(base / "LibriSpeech/synth-train"),
-         str(base / "LibriSpeech/synth-train-more"), "train_corpus_large.json"], cwd=base)
+         str(base / "LibriSpeech/synth-train-more"), str(base / "LibriSpeech/synth-train-extra"),
+         "train_corpus_large.json"], cwd=base)
     return base
 
 

@@ -12,7 +12,7 @@ from char_map import ALPHABET
 from utils import PARTIAL_TAG, partial_path
 
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
-        "--more-speakers", "1", "--more-utts", "1"]
+        "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1"]
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -106,6 +106,19 @@ def test_extra_set_goes_on_with_longer_sentences():
         bc.assign_sentences(sentences, 0, 10, 30, 12, len(sentences))
 
 
+def test_unspoken_sentences_leave_out_spoken_and_validation_ones():
+    sentences = bc.load_sentences()
+    valid, train, _ = bc.assign_sentences(sentences, 0, 10, 30, 12)
+    spoken = [s.transcript for s in train[::bc.SENTENCE_TRIES]]  # each clip spoke its first candidate
+    free = bc.unspoken_sentences(sentences, 0, spoken, [s.transcript for s in valid])
+    assert len(free) == len(sentences) - len(spoken) - len(valid)
+    assert not {s.transcript for s in free} & (set(spoken) | {s.transcript for s in valid})
+    # the candidates the training clips reserved but never spoke are heard now
+    assert set(train) - set(train[::bc.SENTENCE_TRIES]) <= set(free)
+    assert bc.unspoken_sentences(sentences, 0, spoken, []) != bc.unspoken_sentences(sentences, 1, spoken, [])
+    assert free == bc.unspoken_sentences(sentences, 0, spoken, [s.transcript for s in valid])
+
+
 def test_speaker_plan():
     speakers = bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0)
     assert [s.id for s in speakers] == list(range(1000, 1006))
@@ -175,9 +188,11 @@ def tiny(tmp_path_factory):
 
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "synth-lm-text.txt", "synth-train", "synth-train-more", "synth-valid"]
+        "SPEAKERS.TXT", "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-more",
+        "synth-valid"]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac"))
     assert flacs == [
+        "synth-train-extra/6000/600001/6000-600001-0000.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
@@ -190,7 +205,7 @@ def test_layout(tiny):
 
 
 def test_transcripts(tiny):
-    for set_name in (bc.TRAIN_SET, bc.VALID_SET):
+    for set_name in (bc.TRAIN_SET, bc.EXTRA_SET, bc.VALID_SET):
         for trans in (tiny / set_name).rglob("*.trans.txt"):
             speaker, chapter = trans.parent.parent.name, trans.parent.name
             assert trans.name == f"{speaker}-{chapter}.trans.txt"
@@ -203,18 +218,20 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 5
+    assert len(rows) == 6
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M"}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
+    assert table[6000][1] == bc.EXTRA_SET
     assert all(minutes > 0 and name.startswith("synth formant=") for *_, minutes, name in table.values())
 
 
 def test_validation_text_held_out(tiny):
     train, valid = transcripts(tiny / bc.TRAIN_SET), transcripts(tiny / bc.VALID_SET)
-    more = transcripts(tiny / bc.MORE_SET)
+    more, extra = transcripts(tiny / bc.MORE_SET), transcripts(tiny / bc.EXTRA_SET)
     lm_text = set(read_lines(tiny / bc.LM_TEXT_NAME))
-    assert len(train) == 4 and len(valid) == 2 and len(more) == 1
+    assert len(train) == 4 and len(valid) == 2 and len(more) == 1 and len(extra) == 1
+    assert not set(extra.values()) & (set(train.values()) | set(more.values()) | set(valid.values()))
     assert not set(valid.values()) & (set(train.values()) | set(more.values()))
     assert not set(more.values()) & set(train.values())
     assert not set(valid.values()) & lm_text

@@ -25,6 +25,37 @@ def test_every_clip_once_per_epoch_including_the_tail(gen):
         assert seen == list(range(n))
 
 
+def test_capped_epochs_take_the_training_clips_in_turn(in_corpus):
+    g = AudioGenerator(minibatch_size=4, clips_per_epoch=5)
+    g.load_train_data("train_corpus.json")
+    g.load_validation_data("valid_corpus.json")
+    n = len(g.train_audio_paths)
+    assert n > 5 and g.caps_epoch("train") and not g.caps_epoch("valid") and not g.reuse_batches
+    assert g.batch_order_lengths("train") == [4, 1]
+    assert sorted(i for b in g.batch_order("valid") for i in b) == list(range(len(g.valid_audio_paths)))
+    ds = g.dataset("train", lambda frames: frames)
+    heard = []
+    for _ in range(n):  # n epochs of 5 clips: every clip exactly 5 times
+        heard.append(sorted(i for b in g.batch_order("train") for i in b))
+        g.train_epochs_begun += 1
+        assert len(heard[-1]) == 5
+    assert np.bincount(np.concatenate(heard), minlength=n).tolist() == [5] * n
+    assert heard[0] != heard[1]
+    # an epoch's clips depend only on its number: a resumed generator hears what the first one did
+    again = AudioGenerator(minibatch_size=4, clips_per_epoch=5)
+    again.load_train_data("train_corpus.json")
+    again.train_epochs_begun = 3
+    assert sorted(again.epoch_clips("train")) == heard[3]
+    # each pass of the dataset is one epoch: the counter moves on as it starts
+    g.train_epochs_begun = 0
+    first = [y for _, y in ds.as_numpy_iterator()]
+    assert g.train_epochs_begun == 1 and len(first) == 2 and sum(len(y) for y in first) == 5
+    # a cap at or above the set's size is no cap
+    whole = AudioGenerator(minibatch_size=4, clips_per_epoch=n)
+    whole.load_train_data("train_corpus.json")
+    assert not whole.caps_epoch("train") and whole.epoch_clips("train") == list(range(n))
+
+
 def test_batches_hold_clips_of_similar_length(gen):
     durations = np.array(gen.train_durations)
     spread = [np.ptp(durations[b]) for b in gen.batch_order("train")]

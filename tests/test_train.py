@@ -61,6 +61,34 @@ def test_extending_a_finished_run_keeps_the_optimizer_state(in_corpus, tmp_path,
     assert int(optimizer.iterations) == steps * 3 // 2
 
 
+def test_capped_epochs_hear_the_same_clips_when_resumed(in_corpus, tmp_path, monkeypatch, capsys):
+    from data_generator import AudioGenerator
+
+    heard = []  # (epoch number, clips) each time an epoch's training clips are drawn
+    drawn = AudioGenerator.epoch_clips
+
+    def recording(self, partition):
+        clips = drawn(self, partition)
+        if partition == "train":
+            heard.append((self.train_epochs_begun, sorted(clips)))
+        return clips
+
+    monkeypatch.setattr(AudioGenerator, "epoch_clips", recording)
+    history = train_model(small_model(), "m.pickle", "m.h5", epochs=2, results_dir=tmp_path,
+                          clips_per_epoch=5)
+    out = capsys.readouterr().out
+    assert history["clips_per_epoch"] == 5 and "training 5 of " in out and " clips per epoch" in out
+    assert [epoch for epoch, _ in heard] == [0, 1]  # Keras draws each epoch's batches once
+    first_run = list(heard)
+    train_model(small_model(), "m.pickle", "m.h5", epochs=3, results_dir=tmp_path, clips_per_epoch=5)
+    assert "resuming m.h5 after epoch 2 of 3" in capsys.readouterr().out
+    assert [epoch for epoch, _ in heard[2:]] == [2]
+    fresh = AudioGenerator(minibatch_size=32, clips_per_epoch=5)
+    fresh.load_train_data("train_corpus.json")
+    fresh.train_epochs_begun = 2  # what an uninterrupted run would hear in its third epoch
+    assert heard[2][1] == sorted(drawn(fresh, "train")) and heard[2][1] != first_run[1][1]
+
+
 def test_batch_size_default_and_spec_augment_are_recorded(in_corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(train_utils.DEFAULTS, "minibatch_size", 20)
     train_utils.set_defaults(minibatch_size=3)  # the notebook's BATCH_SIZE reaches every later call
