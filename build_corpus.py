@@ -451,9 +451,9 @@ def band_limit(audio, rng):
     return signal.sosfilt(sos, audio)
 
 
-def degrade(audio, rng):
-    """On DEGRADE_PROB of clips, one or more of room, background noise, band limit (in that order)."""
-    if rng.random() >= DEGRADE_PROB:
+def degrade(audio, rng, prob=DEGRADE_PROB):
+    """On a share ``prob`` of clips, one or more of room, background noise, band limit (in that order)."""
+    if rng.random() >= prob:
         return audio
     effects = [reverberate, add_background_noise, band_limit]
     chosen = rng.random(len(effects)) < EFFECT_PROB
@@ -472,8 +472,11 @@ def finish_level(audio, rng):
     return np.clip(audio + floor, -1.0, 1.0).astype(np.float32)
 
 
-def render(voice, sentence, speaker, rng):
-    """One sentence spoken by one pseudo-speaker: float32 samples at SAMPLE_RATE."""
+def render(voice, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
+    """One sentence spoken by one pseudo-speaker: float32 samples at SAMPLE_RATE.
+
+    ``degrade_prob`` is the chance of noise, room or band limit (0: always clean, 1: always degraded).
+    """
     length_scale = speaker.rate * (1 + rng.uniform(-JITTER, JITTER))
     f0_hz = speaker.f0_hz * (1 + rng.uniform(-JITTER, JITTER))
     speech = tts(voice, sentence.text, length_scale)
@@ -482,7 +485,7 @@ def render(voice, sentence, speaker, rng):
                           praat_seed=int(rng.integers(1, 2 ** 31 - 1)))
     speech = soxr.resample(speech, rate, SAMPLE_RATE)
     speech = trim_silence(speech, rng)
-    return finish_level(degrade(speech, rng), rng)
+    return finish_level(degrade(speech, rng, degrade_prob), rng)
 
 
 def synthesize_clip(voice, clip, seed):

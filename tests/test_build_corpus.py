@@ -119,6 +119,13 @@ def test_unspoken_sentences_leave_out_spoken_and_validation_ones():
     assert free == bc.unspoken_sentences(sentences, 0, spoken, [s.transcript for s in valid])
 
 
+def test_degrade_probability():
+    audio = np.sin(np.arange(16000) / 10.0)
+    assert bc.degrade(audio, np.random.default_rng(0), prob=0.0) is audio
+    for seed in range(5):
+        assert not np.array_equal(bc.degrade(audio, np.random.default_rng(seed), prob=1.0), audio)
+
+
 def test_speaker_plan():
     speakers = bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0)
     assert [s.id for s in speakers] == list(range(1000, 1006))
