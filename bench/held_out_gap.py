@@ -113,9 +113,11 @@ def main(argv=None):
         base = None
         for name, desc in sets.items():
             scores = transcribe.evaluate_model(args.model, desc, train_json=train_json)["greedy"]
-            base = base or scores["cer"]
+            if base is None:  # the training clips, listed first
+                base = scores["cer"]
+            ratio = scores["cer"] / base if base else float("nan")
             print(f"{name:<22} {len(scores['hypotheses']):>5} {scores['wer']:>7.1%} {scores['cer']:>7.1%} "
-                  f"{scores['cer'] / base:>15.2f}", flush=True)
+                  f"{ratio:>15.2f}", flush=True)
     return 0
 
 
