@@ -3,8 +3,8 @@
 ``train_model`` writes two files under the results folder after every epoch:
 - ``<pickle_path>``: a dict with ``loss`` and ``val_loss`` (one float per epoch), ``build`` (the
   sample_models call that rebuilds the architecture), ``features``, ``train_json`` (the training
-  description, whose statistics normalise the features), ``epoch_seconds`` and ``stopped`` (None, or
-  why training stopped early);
+  description, whose statistics normalise the features), ``epoch_seconds``, ``learning_rate`` (the
+  rate each epoch ended with) and ``stopped`` (None, or why training stopped early);
 - ``<save_model_path>``: the whole model (legacy HDF5), so ``load_weights`` on a freshly built model of
   the same architecture reproduces the trained one.
 An interrupted run picks up at the last finished epoch when it is started again with the same call.
@@ -47,6 +47,26 @@ def set_defaults(**values):
         raise TypeError(f"unknown defaults {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     DEFAULTS.update(values)
     return dict(DEFAULTS)
+
+
+def hold_then_cosine(peak, total_epochs, hold_fraction=0.5, floor_fraction=0.02):
+    """A callback that sets the learning rate by epoch number: ``peak`` for the first ``hold_fraction``
+    of ``total_epochs``, then a cosine fall to ``floor_fraction * peak`` at the last epoch.
+
+    It follows the epoch number rather than the validation loss, so a resumed run gets the rate it
+    would have had, and it still lowers the rate when every epoch hears fresh clips and the loss
+    never stalls long enough for ``ReduceLROnPlateau`` to act.
+    """
+    hold = max(1, int(round(hold_fraction * total_epochs)))
+    floor = floor_fraction * peak
+
+    def rate(epoch, _current=None):
+        if epoch < hold:
+            return float(peak)
+        progress = min(1.0, (epoch + 1 - hold) / (total_epochs - hold))
+        return float(floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    return keras.callbacks.LearningRateScheduler(rate)
 
 
 def default_optimizer(learning_rate=0.02):
@@ -205,6 +225,7 @@ class EpochLog(keras.callbacks.Callback):
         self.history_dict["loss"].append(float(loss))
         self.history_dict["val_loss"].append(float(val_loss))
         self.history_dict["epoch_seconds"].append(round(seconds, 2))
+        self.history_dict.setdefault("learning_rate", []).append(float(self.model.optimizer.learning_rate))
         save_model_file(self.model, self.model_file)
         save_optimizer_state(self.model.optimizer, _optimizer_state_path(self.model_file))
         save_history(self.history_dict, self.pickle_file)  # last: it marks the epoch as done

@@ -61,6 +61,28 @@ def test_extending_a_finished_run_keeps_the_optimizer_state(in_corpus, tmp_path,
     assert int(optimizer.iterations) == steps * 3 // 2
 
 
+def test_hold_then_cosine_holds_falls_to_the_floor_and_follows_a_resumed_run(in_corpus, tmp_path):
+    import keras
+
+    rate = train_utils.hold_then_cosine(0.002, 10).schedule
+    rates = [rate(e) for e in range(10)]
+    assert rates[:5] == [0.002] * 5
+    assert all(a > b for a, b in zip(rates[4:], rates[5:]))  # falls every epoch after the hold
+    assert rates[-1] == pytest.approx(0.002 * 0.02)
+    assert rate(0) == train_utils.hold_then_cosine(0.002, 1).schedule(0) == 0.002  # too short to fall
+
+    def run(epochs):
+        return train_model(small_model(), "m.pickle", "m.h5", epochs=epochs, results_dir=tmp_path,
+                           optimizer=keras.optimizers.Adam(learning_rate=0.002),
+                           callbacks=[train_utils.hold_then_cosine(0.002, 4)], verbose=0)
+
+    run(3)  # interrupted after 3 of 4 epochs, say; the resumed run must set epoch 4's rate, not epoch 1's
+    history = run(4)
+    expected = [train_utils.hold_then_cosine(0.002, 4).schedule(e) for e in range(4)]
+    assert history["learning_rate"] == pytest.approx(expected)
+    assert expected[0] > expected[3]
+
+
 def test_capped_epochs_hear_the_same_clips_when_resumed(in_corpus, tmp_path, monkeypatch, capsys):
     from data_generator import AudioGenerator
 
