@@ -53,7 +53,7 @@ def test_clean_sentences_kept():
     assert sentence == bc.Sentence("I can't believe it's not butter, she said.",
                                    "i can't believe it's not butter she said")
     assert bc.usable_sentence("Too short to use.") is None  # 4 words
-    assert bc.usable_sentence(" ".join(["word"] * (bc.MAX_LM_WORDS + 1)) + ".") is None
+    assert bc.usable_sentence(" ".join(["word"] * (bc.MAX_SPOKEN_WORDS + 1)) + ".") is None
 
 
 def test_split_sentences():
@@ -68,7 +68,7 @@ def test_load_sentences():
     transcripts = [s.transcript for s in sentences]
     assert len(set(transcripts)) == len(transcripts)
     for s in sentences:
-        assert bc.MIN_WORDS <= s.n_words <= bc.MAX_LM_WORDS
+        assert bc.MIN_WORDS <= s.n_words <= bc.MAX_SPOKEN_WORDS
         assert re.fullmatch(r"[a-z']+( [a-z']+)*", s.transcript), s
     assert "in the beginning god created the heavens and the earth" in transcripts  # verse number gone
     assert any("lord" in t.split() for t in transcripts)  # KJV's small-caps LORD kept as a word
@@ -100,7 +100,7 @@ def test_extra_set_goes_on_with_longer_sentences():
     assert len(more) == (spare + 100) * bc.SENTENCE_TRIES
     assert more[:spare * bc.SENTENCE_TRIES] == bc.assign_sentences(sentences, 0, 10, 30, 12, spare)[2]
     assert all(s.n_words <= 12 for s in more[:spare * bc.SENTENCE_TRIES])
-    assert all(12 < s.n_words <= bc.MAX_LM_WORDS for s in more[-99 * bc.SENTENCE_TRIES:])  # the 1st may mix
+    assert all(12 < s.n_words <= bc.MAX_SPOKEN_WORDS for s in more[-99 * bc.SENTENCE_TRIES:])  # the 1st may mix
     assert len({s.transcript for s in valid + train + more}) == len(valid + train + more)
     with pytest.raises(SystemExit):
         bc.assign_sentences(sentences, 0, 10, 30, 12, len(sentences))
@@ -243,7 +243,10 @@ def test_validation_text_held_out(tiny):
     assert not set(more.values()) & set(train.values())
     assert not set(valid.values()) & lm_text
     assert set(train.values()) | set(more.values()) <= lm_text
-    assert len(lm_text) > 15000
+    assert len(lm_text) > 30000
+    # sentences too long or too short to speak still teach the LM
+    assert max(len(line.split()) for line in lm_text) > bc.MAX_SPOKEN_WORDS
+    assert min(len(line.split()) for line in lm_text) < bc.MIN_WORDS
 
 
 def test_rerun_is_noop_and_seed_reproducible(tiny, tmp_path):
