@@ -225,7 +225,8 @@ class EpochLog(keras.callbacks.Callback):
         self.history_dict["loss"].append(float(loss))
         self.history_dict["val_loss"].append(float(val_loss))
         self.history_dict["epoch_seconds"].append(round(seconds, 2))
-        self.history_dict.setdefault("learning_rate", []).append(float(self.model.optimizer.learning_rate))
+        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)  # a MirroredVariable too
+        self.history_dict.setdefault("learning_rate", []).append(float(rate))
         save_model_file(self.model, self.model_file)
         save_optimizer_state(self.model.optimizer, _optimizer_state_path(self.model_file))
         save_history(self.history_dict, self.pickle_file)  # last: it marks the epoch as done
