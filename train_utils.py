@@ -63,7 +63,7 @@ def hold_then_cosine(peak, total_epochs, hold_fraction=0.5, floor_fraction=0.02)
     def rate(epoch, _current=None):
         if epoch < hold:
             return float(peak)
-        progress = min(1.0, (epoch + 1 - hold) / (total_epochs - hold))
+        progress = min(1.0, (epoch + 1 - hold) / max(1, total_epochs - hold))  # the floor past the end
         return float(floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
     return keras.callbacks.LearningRateScheduler(rate)

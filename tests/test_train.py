@@ -70,6 +70,7 @@ def test_hold_then_cosine_holds_falls_to_the_floor_and_follows_a_resumed_run(in_
     assert all(a > b for a, b in zip(rates[4:], rates[5:]))  # falls every epoch after the hold
     assert rates[-1] == pytest.approx(0.002 * 0.02)
     assert rate(0) == train_utils.hold_then_cosine(0.002, 1).schedule(0) == 0.002  # too short to fall
+    assert rate(12) == train_utils.hold_then_cosine(0.002, 1).schedule(3) == pytest.approx(0.002 * 0.02)
 
     def run(epochs):
         return train_model(small_model(), "m.pickle", "m.h5", epochs=epochs, results_dir=tmp_path,
