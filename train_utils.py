@@ -244,7 +244,7 @@ def _plain(value):
     return value
 
 
-def _resume_point(pickle_file, model_file, build, features, train_json, epochs):
+def _resume_point(pickle_file, model_file, build, features, train_json, epochs, clips_per_epoch=None):
     """The saved history to continue from, or None to start afresh (another model, features or data)."""
     if not (os.path.exists(pickle_file) and os.path.exists(model_file)):
         return None
@@ -266,6 +266,10 @@ def _resume_point(pickle_file, model_file, build, features, train_json, epochs):
     done = len(history.get("loss", []))
     if done == 0 or done > epochs:
         return None
+    saved_cap = history.get("clips_per_epoch")
+    if saved_cap != clips_per_epoch and done < epochs:  # the same model and data: going on is sound
+        print(f"{pickle_file} was trained with clips_per_epoch={saved_cap}; its remaining epochs hear "
+              f"clips_per_epoch={clips_per_epoch} (pass the earlier value to go on as it was)")
     return history
 
 
@@ -322,7 +326,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
 
     build = _plain(getattr(input_to_softmax, "build_spec", None))
     features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
-    history = (_resume_point(pickle_file, model_file, build, features, str(train_json), epochs)
+    history = (_resume_point(pickle_file, model_file, build, features, str(train_json), epochs, clips_per_epoch)
                if resume else None)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:

@@ -275,8 +275,14 @@ def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_
     that could be transcribed (a clip that fails is reported on stderr and left out of every score).
     """
     model, audio_gen = load_transcriber(model_path, train_json)
-    decode = {name: make_decoder(name, lm_path) for name in decoders}
-    scores = {"references": [], "paths": [], **{name: {"hypotheses": []} for name in decoders}}
+    return score_corpus(model, audio_gen, desc_file, decoders, lm_path, name=model_path)
+
+
+def score_corpus(model, audio_gen, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM, name="the model"):
+    """``evaluate_model`` with the model already loaded (``load_transcriber``): score several corpora with
+    one load. ``name`` is how an error message calls the model."""
+    decode = {decoder: make_decoder(decoder, lm_path) for decoder in decoders}
+    scores = {"references": [], "paths": [], **{decoder: {"hypotheses": []} for decoder in decoders}}
     for path, text in read_corpus(desc_file):
         try:
             probs = clip_probabilities(model, audio_gen, path)
@@ -285,12 +291,13 @@ def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_
             continue
         scores["references"].append(text)
         scores["paths"].append(path)
-        for name in decoders:
-            scores[name]["hypotheses"].append(decode[name](probs, len(probs)))
+        for decoder in decoders:
+            scores[decoder]["hypotheses"].append(decode[decoder](probs, len(probs)))
     if not scores["references"]:
-        raise UsageError(f"{desc_file}: no clip could be transcribed by {model_path}")
-    for name in decoders:
-        scores[name]["wer"], scores[name]["cer"] = error_rates(scores["references"], scores[name]["hypotheses"])
+        raise UsageError(f"{desc_file}: no clip could be transcribed by {name}")
+    for decoder in decoders:
+        result = scores[decoder]
+        result["wer"], result["cer"] = error_rates(scores["references"], result["hypotheses"])
     return scores
 
 

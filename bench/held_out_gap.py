@@ -111,8 +111,9 @@ def main(argv=None):
         }
         print(f"{'set':<22} {'clips':>5} {'WER':>7} {'CER':>7} {'CER / training':>15}")
         base = None
+        model, audio_gen = transcribe.load_transcriber(args.model, train_json)  # once for every set
         for name, desc in sets.items():
-            scores = transcribe.evaluate_model(args.model, desc, train_json=train_json)["greedy"]
+            scores = transcribe.score_corpus(model, audio_gen, desc, name=args.model)["greedy"]
             if base is None:  # the training clips, listed first
                 base = scores["cer"]
             ratio = scores["cer"] / base if base else float("nan")

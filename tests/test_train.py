@@ -235,3 +235,7 @@ def test_resume_only_on_the_same_model_features_and_data(tmp_path, capsys):
     assert train_utils._resume_point(pickle_file, model_file, {"function": "g"}, features,
                                      "train_corpus.json", 20) is None
     assert train_utils._resume_point(*same, "train_corpus.json", 1) is None  # more epochs than asked
+    capsys.readouterr()
+    assert train_utils._resume_point(*same, "train_corpus.json", 20, clips_per_epoch=500) is not None
+    assert "trained with clips_per_epoch=None; its remaining epochs hear clips_per_epoch=500" in \
+        capsys.readouterr().out  # another cap goes on, but says so
