@@ -210,12 +210,20 @@ def split_sentences(passage):
     return [s.strip() for s in _SENTENCE_RE.findall(passage) if s.strip()]
 
 
+def clean_sentence(text):
+    """A Sentence if ``text`` is clean (so its transcript has at least one word), else None."""
+    return Sentence(text, normalize_sentence(text)) if is_clean(text) else None
+
+
+def speakable(sentence, max_words=MAX_SPOKEN_WORDS):
+    """True if a clip may speak ``sentence``: MIN_WORDS..max_words words."""
+    return MIN_WORDS <= sentence.n_words <= max_words
+
+
 def usable_sentence(text, max_words=MAX_SPOKEN_WORDS):
     """A Sentence if ``text`` is clean and MIN_WORDS..max_words long, else None."""
-    if not is_clean(text):
-        return None
-    sentence = Sentence(text, normalize_sentence(text))
-    return sentence if MIN_WORDS <= sentence.n_words <= max_words else None
+    sentence = clean_sentence(text)
+    return sentence if sentence and speakable(sentence, max_words) else None
 
 
 def fortune_datfiles_dir():
@@ -276,8 +284,8 @@ def clean_sentences():
     seen, sentences = set(), []
     for passage in passages:
         for text in split_sentences(passage):
-            sentence = Sentence(text, normalize_sentence(text)) if is_clean(text) else None
-            if sentence and sentence.transcript and sentence.transcript not in seen:
+            sentence = clean_sentence(text)
+            if sentence and sentence.transcript not in seen:
                 seen.add(sentence.transcript)
                 sentences.append(sentence)
     return tuple(sentences)
@@ -285,7 +293,7 @@ def clean_sentences():
 
 def load_sentences():
     """The sentences a clip may speak (MIN_WORDS..MAX_SPOKEN_WORDS words), in source order."""
-    return tuple(s for s in clean_sentences() if MIN_WORDS <= s.n_words <= MAX_SPOKEN_WORDS)
+    return tuple(s for s in clean_sentences() if speakable(s))
 
 
 def assign_sentences(sentences, seed, n_valid_clips, n_train_clips, max_words, n_more_clips=0):

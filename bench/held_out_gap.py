@@ -31,6 +31,7 @@ import soundfile  # noqa: E402
 
 import build_corpus as bc  # noqa: E402
 import transcribe  # noqa: E402
+from train_utils import load_history  # noqa: E402
 
 SETS = {bc.TRAIN_SET: bc.TRAIN_FIRST_SPEAKER, bc.MORE_SET: bc.MORE_FIRST_SPEAKER,
         bc.EXTRA_SET: bc.EXTRA_FIRST_SPEAKER, bc.VALID_SET: bc.VALID_FIRST_SPEAKER}
@@ -76,7 +77,8 @@ def main(argv=None):
     parser.add_argument("--out", help="folder for the rendered sets (default: a temporary one)")
     args = parser.parse_args(argv)
 
-    *_, train_json = transcribe.load_acoustic_model(args.model)
+    model, audio_gen = transcribe.load_transcriber(args.model)  # loaded once, for every set below
+    train_json = load_history(Path(args.model).with_suffix(".pickle")).get("train_json")
     train = read_description(train_json or transcribe.DEFAULT_TRAIN_JSON)
     valid = read_description(args.valid_json)
     pick = np.random.default_rng(args.seed).choice(len(train), min(args.clips, len(train)), replace=False)
@@ -111,7 +113,6 @@ def main(argv=None):
         }
         print(f"{'set':<22} {'clips':>5} {'WER':>7} {'CER':>7} {'CER / training':>15}")
         base = None
-        model, audio_gen = transcribe.load_transcriber(args.model, train_json)  # once for every set
         for name, desc in sets.items():
             scores = transcribe.score_corpus(model, audio_gen, desc, name=args.model)["greedy"]
             if base is None:  # the training clips, listed first
