@@ -4,7 +4,7 @@ Usage (from the project root; no network needed, every input is an installed PyP
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
-                           [--extra-speakers 170] [--extra-utts 30] [--jobs N] [--max-words 14]
+                           [--extra-speakers 300] [--extra-utts 30] [--jobs N] [--max-words 14]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -15,7 +15,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                                trains on synth-train and this; the models it is compared with on synth-train);
                                once the short sentences run out, it speaks longer ones (up to 25 words)
     OUT/synth-train-extra/...  more again, for the final model: other speakers, and the sentences that
-                               the sets above reserved but never spoke
+                               the sets above reserved but never spoke (in rounds: a round's speakers
+                               speak from what the rounds before left unheard)
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
@@ -334,6 +335,33 @@ def unspoken_sentences(sentences, seed, spoken, valid_reserved):
     return [free[i] for i in order]
 
 
+def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, valid_reserved, render):
+    """The extra set's clips, planned and rendered (``render``: clips -> results) round by round.
+
+    A round gives as many whole speakers as the unspoken sentences can reserve SENTENCE_TRIES each;
+    a clip speaks one of its reservations, so the next round plans again from what is still unheard.
+    Rounds depend only on what earlier clips spoke, so a larger set leaves its first clips unchanged.
+    ``results`` ({utt_id: (clip, Sentence, seconds, built_now)}) holds every clip spoken so far and
+    gains the new ones.
+    """
+    clips, waiting = [], list(speakers)
+    while waiting:
+        free = unspoken_sentences(sentences, seed, [r[1].transcript for r in results.values()],
+                                  valid_reserved)
+        fit = len(free) // (SENTENCE_TRIES * max(1, n_utts))
+        if fit == 0:
+            raise SystemExit(f"build_corpus: {len(free)} unspoken sentences are left after "
+                             f"{len(speakers) - len(waiting)} speakers of {EXTRA_SET}, too few for "
+                             f"another speaker's {n_utts} clips; lower --extra-speakers to at most "
+                             f"{len(speakers) - len(waiting)}")
+        batch = clip_plan(out_dir, waiting[:fit], n_utts, free)
+        waiting = waiting[fit:]
+        if batch:
+            results.update(render(batch))
+        clips += batch
+    return clips
+
+
 def stream_id(name):
     """A stable integer for a name, to key random streams (Python's hash() changes per process)."""
     return zlib.crc32(name.encode())
@@ -637,7 +665,7 @@ def parse_args(argv):
     parser.add_argument("--more-speakers", type=int, default=164,
                         help=f"speakers of {MORE_SET}, the final model's extra training speech (0: none)")
     parser.add_argument("--more-utts", type=int, default=30, help=f"clips per {MORE_SET} speaker")
-    parser.add_argument("--extra-speakers", type=int, default=170,
+    parser.add_argument("--extra-speakers", type=int, default=300,
                         help=f"speakers of {EXTRA_SET}, more of the final model's training speech, spoken "
                              "from the sentences no other clip spoke (0: none)")
     parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
@@ -699,16 +727,9 @@ def main(argv=None):
 
     # the extra set's sentences are the ones the clips above left unspoken, so it is planned after them
     extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
-    free = unspoken_sentences(sentences, args.seed, [r[1].transcript for r in results.values()],
-                              [s.transcript for s in valid_sentences])
-    n_extra = args.extra_speakers * args.extra_utts
-    if n_extra * SENTENCE_TRIES > len(free):
-        raise SystemExit(f"build_corpus: {n_extra} clips of {EXTRA_SET} need {n_extra * SENTENCE_TRIES} "
-                         f"unspoken sentences and there are {len(free)}; lower --extra-speakers to at "
-                         f"most {len(free) // (SENTENCE_TRIES * max(1, args.extra_utts))}")
-    extra_clips = clip_plan(out, extra_speakers, args.extra_utts, free)
-    if extra_clips:
-        results.update(run_jobs(extra_clips, args.seed, args.jobs))
+    extra_clips = extra_set_in_rounds(
+        out, extra_speakers, args.extra_utts, sentences, args.seed, results,
+        [s.transcript for s in valid_sentences], lambda batch: run_jobs(batch, args.seed, args.jobs))
     clips += extra_clips
 
     write_transcripts(clips, results)

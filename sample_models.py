@@ -190,7 +190,7 @@ def dilated_cnn_model(input_dim, filters, kernel_size, dilations=(1, 2, 4, 8), o
 
 @_recorded
 def final_model(input_dim=13, filters=192, kernel_size=11, conv_stride=3, units=128, recur_layers=3,
-                dropout=0.2, output_dim=OUTPUT_DIM):
+                dropout=0.1, output_dim=OUTPUT_DIM):
     """The final model: strided Conv1D front end, stacked bidirectional GRUs, batch norm and dropout.
 
     It takes 13 MFCCs per frame by default (train it with ``spectrogram=False``): on this corpus they
@@ -200,7 +200,8 @@ def final_model(input_dim=13, filters=192, kernel_size=11, conv_stride=3, units=
       30 ms still leaves about twice as many frames as characters in read speech;
     - ``recur_layers`` bidirectional GRUs (``ProjectedGRU``: a GRU, faster on a CPU), each followed by
       batch norm: context from both sides of every frame, several levels deep;
-    - dropout after the convolution and each recurrent layer against over-fitting the few speakers;
+    - dropout after the convolution and each recurrent layer against over-fitting (0.1: with 11,000+
+      clips, 0.2 held it back: validation loss 32.1 against 29.9 at epoch 20, README);
     - a Dense layer at every time step and the softmax.
     """
     inputs = keras.Input(shape=(None, input_dim), name="the_input")

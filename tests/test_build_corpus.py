@@ -119,6 +119,35 @@ def test_unspoken_sentences_leave_out_spoken_and_validation_ones():
     assert free == bc.unspoken_sentences(sentences, 0, spoken, [s.transcript for s in valid])
 
 
+def test_extra_set_in_rounds_speaks_each_sentence_once(tmp_path):
+    sentences = bc.load_sentences()[:400]  # 400 sentences: 4 speakers of 10 clips a round at most
+    spoken_by_others = {"u0": (None, sentences[0], 1.0, False)}
+
+    def speak_last_candidate(clips):  # as if the first candidates were all too long
+        return {c.utt_id: (c, c.candidates[-1], 1.0, True) for c in clips}
+
+    def build(n_speakers, results):
+        speakers = bc.speaker_plan(bc.EXTRA_SET, n_speakers, bc.EXTRA_FIRST_SPEAKER, 0)
+        return bc.extra_set_in_rounds(tmp_path, speakers, 10, sentences, 0, results,
+                                      [sentences[1].transcript], speak_last_candidate)
+
+    results = dict(spoken_by_others)
+    clips = build(8, results)  # 398 free: a round of 13 speakers would fit, so one round
+    heard = [results[c.utt_id][1].transcript for c in clips]
+    assert len(clips) == 80 and len(set(heard)) == 80
+    assert not {sentences[0].transcript, sentences[1].transcript} & set(heard)
+
+    results = dict(spoken_by_others)
+    clips = build(20, results)  # round 1: 13 speakers; round 2 speaks from the 398 - 130 left unheard
+    heard = [results[c.utt_id][1].transcript for c in clips]
+    assert len(clips) == 200 and len(set(heard)) == 200
+    assert clips[:80] == build(8, dict(spoken_by_others))  # a larger set keeps its first clips
+    round_2 = {s.transcript for c in clips[130:] for s in c.candidates}
+    assert not round_2 & set(heard[:130])  # nothing heard in round 1 is reserved again
+    with pytest.raises(SystemExit, match="lower --extra-speakers"):
+        build(60, dict(spoken_by_others))
+
+
 def test_degrade_probability():
     audio = np.sin(np.arange(16000) / 10.0)
     assert bc.degrade(audio, np.random.default_rng(0), prob=0.0) is audio
