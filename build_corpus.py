@@ -335,27 +335,46 @@ def unspoken_sentences(sentences, seed, spoken, valid_reserved):
     return [free[i] for i in order]
 
 
+def extra_round_sizes(n_free, n_speakers, n_utts):
+    """Speakers per round of the extra set, from the number of unspoken sentences before its first round.
+
+    A round takes as many whole speakers as ``n_free`` can reserve SENTENCE_TRIES sentences a clip for;
+    each of its clips then speaks one, so ``n_free`` falls by the round's clips. Known before anything is
+    rendered, so a set too large for the text fails at once rather than after the rounds that fit.
+    """
+    sizes, waiting = [], n_speakers
+    while waiting:
+        fit = n_free // (SENTENCE_TRIES * max(1, n_utts))
+        if fit == 0:
+            placed = n_speakers - waiting
+            raise SystemExit(f"build_corpus: {n_free} unspoken sentences would be left after {placed} "
+                             f"speakers of {EXTRA_SET}, too few for another speaker's {n_utts} clips; "
+                             f"lower --extra-speakers to at most {placed}")
+        sizes.append(min(fit, waiting))
+        waiting -= sizes[-1]
+        n_free -= sizes[-1] * n_utts
+    return sizes
+
+
 def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, valid_reserved, render):
     """The extra set's clips, planned and rendered (``render``: clips -> results) round by round.
 
-    A round gives as many whole speakers as the unspoken sentences can reserve SENTENCE_TRIES each;
-    a clip speaks one of its reservations, so the next round plans again from what is still unheard.
-    Rounds depend only on what earlier clips spoke, so a larger set leaves its first clips unchanged.
-    ``results`` ({utt_id: (clip, Sentence, seconds, built_now)}) holds every clip spoken so far and
-    gains the new ones.
+    Round sizes come from ``extra_round_sizes``; each round plans again from the sentences still unheard,
+    so a larger set leaves its first clips unchanged. ``results`` ({utt_id: (clip, Sentence, seconds,
+    built_now)}) holds every clip spoken so far and gains the new ones.
     """
-    clips, waiting = [], list(speakers)
-    while waiting:
-        free = unspoken_sentences(sentences, seed, [r[1].transcript for r in results.values()],
+    def unheard():
+        return unspoken_sentences(sentences, seed, [r[1].transcript for r in results.values()],
                                   valid_reserved)
-        fit = len(free) // (SENTENCE_TRIES * max(1, n_utts))
-        if fit == 0:
-            raise SystemExit(f"build_corpus: {len(free)} unspoken sentences are left after "
-                             f"{len(speakers) - len(waiting)} speakers of {EXTRA_SET}, too few for "
-                             f"another speaker's {n_utts} clips; lower --extra-speakers to at most "
-                             f"{len(speakers) - len(waiting)}")
-        batch = clip_plan(out_dir, waiting[:fit], n_utts, free)
-        waiting = waiting[fit:]
+
+    clips, first = [], 0
+    for size in extra_round_sizes(len(unheard()), len(speakers), n_utts):
+        free = unheard()
+        if len(free) < size * SENTENCE_TRIES * n_utts:  # only if two sentences share a transcript
+            raise SystemExit(f"build_corpus: {len(free)} unspoken sentences are left after {first} "
+                             f"speakers of {EXTRA_SET}; lower --extra-speakers to at most {first}")
+        batch = clip_plan(out_dir, speakers[first:first + size], n_utts, free)
+        first += size
         if batch:
             results.update(render(batch))
         clips += batch

@@ -144,8 +144,21 @@ def test_extra_set_in_rounds_speaks_each_sentence_once(tmp_path):
     assert clips[:80] == build(8, dict(spoken_by_others))  # a larger set keeps its first clips
     round_2 = {s.transcript for c in clips[130:] for s in c.candidates}
     assert not round_2 & set(heard[:130])  # nothing heard in round 1 is reserved again
-    with pytest.raises(SystemExit, match="lower --extra-speakers"):
-        build(60, dict(spoken_by_others))
+    rendered = []
+    with pytest.raises(SystemExit, match="lower --extra-speakers to at most 37"):
+        speakers = bc.speaker_plan(bc.EXTRA_SET, 60, bc.EXTRA_FIRST_SPEAKER, 0)
+        bc.extra_set_in_rounds(tmp_path, speakers, 10, sentences, 0, dict(spoken_by_others),
+                               [sentences[1].transcript], rendered.append)
+    assert rendered == []  # it fails before rendering a round
+
+
+def test_extra_round_sizes():
+    # 398 free, 10 clips a speaker: 13 speakers (130 clips, 268 left), 8 (188), 6, 4, 2, 2, 1, 1; then 28
+    assert bc.extra_round_sizes(398, 37, 10) == [13, 8, 6, 4, 2, 2, 1, 1]
+    assert bc.extra_round_sizes(398, 20, 10) == [13, 7]
+    assert bc.extra_round_sizes(398, 0, 10) == []
+    with pytest.raises(SystemExit, match="28 unspoken sentences .* at most 37"):
+        bc.extra_round_sizes(398, 38, 10)
 
 
 def test_degrade_probability():
