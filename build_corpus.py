@@ -370,7 +370,9 @@ def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, val
     clips, first = [], 0
     for size in extra_round_sizes(len(unheard()), len(speakers), n_utts):
         free = unheard()
-        if len(free) < size * SENTENCE_TRIES * n_utts:  # only if two sentences share a transcript
+        # extra_round_sizes counted on each clip speaking one of its own reservations, and no transcript
+        # twice (clean_sentences keeps the first of each); this says so if a render breaks that
+        if len(free) < size * SENTENCE_TRIES * n_utts:
             raise SystemExit(f"build_corpus: {len(free)} unspoken sentences are left after {first} "
                              f"speakers of {EXTRA_SET}; lower --extra-speakers to at most {first}")
         batch = clip_plan(out_dir, speakers[first:first + size], n_utts, free)
