@@ -90,7 +90,7 @@ LOG_FLOOR = 1e-7  # probabilities below this count as this before the log (as in
 #   0.5          10.4    9.5   10.0   (CER 4.0, 3.7, 3.6)
 #   0.65         10.1    9.7    9.4
 # flat: 0.35 and -1 is 0.2 points (four words) ahead of the defaults, which stay.
-# With 80 epochs on 18,120 clips (committed; greedy on the same clips 19.1%, CER 5.4%):
+# With 80 epochs on 18,120 clips (greedy on the same clips 19.1%, CER 5.4%):
 #   alpha \ beta   -2     -1      0
 #   0.35          8.4    7.9    8.4
 #   0.5           8.2    8.1    8.1   (CER 3.3, 3.2, 3.2)
