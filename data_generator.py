@@ -53,6 +53,13 @@ def spec_augment(feature, rng):
     return masked
 
 
+def ctc_frames_needed(text):
+    """The fewest output frames CTC can align ``text`` to: one per character, plus one blank between each
+    pair of equal neighbours ("ll" in "hello": 5 + 1 = 6), since a repeated symbol with no blank between
+    collapses into one. Fewer frames leave no alignment: the loss is infinite."""
+    return len(text) + sum(a == b for a, b in zip(text, text[1:]))
+
+
 def pack_ctc_targets(labels, output_lengths):
     """Pack a batch's labels for the CTC loss: int32 array, shape (batch, 2 + longest label).
 
@@ -191,19 +198,33 @@ class AudioGenerator:
         self._set_partition(partition, paths, durations, texts)
 
     def drop_unfit(self, partition, output_length):
-        """Leave out clips whose transcript is longer than the model's output; CTC cannot align them.
+        """Leave out clips whose transcript needs more output frames than the model gives them
+        (``ctc_frames_needed``); CTC cannot align them, and their loss would be infinite.
 
         ``output_length`` maps feature frames to output frames. Returns the number left out.
         """
         paths, durations, texts = self._partition(partition)
         keep = []
         for i, (duration, text) in enumerate(zip(durations, texts)):
-            if output_length(self.frame_count(duration)) >= len(text):
+            if output_length(self.frame_count(duration)) >= ctc_frames_needed(text):
                 keep.append(i)
         dropped = len(paths) - len(keep)
         if dropped:
             self._select(partition, keep)
         return dropped
+
+    def prepare_to_train(self, partition, output_length, desc_file, progress=True):
+        """``prepare`` a partition, then ``drop_unfit`` for a model's ``output_length``, each said on stdout.
+
+        Raises ValueError, naming ``desc_file`` (where the partition came from), when no clip is left.
+        """
+        self.prepare(partition, progress=progress)
+        dropped = self.drop_unfit(partition, output_length)
+        if dropped and progress:
+            print(f"{partition}: {dropped} clips left out: their transcript needs more output frames than the "
+                  "model gives them (one per character, plus one between doubled letters)")
+        if not self._partition(partition)[0]:
+            raise ValueError(f"no usable {partition} clips in {desc_file}")
 
     def frame_count(self, duration):
         """Feature frames of a clip of ``duration`` seconds (both feature kinds step by ``step`` ms)."""

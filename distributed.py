@@ -106,13 +106,8 @@ def load_corpus(train_json, valid_json, minibatch_size, spectrogram, mfcc_dim, o
     audio_gen = AudioGenerator(minibatch_size=minibatch_size, spectrogram=spectrogram, mfcc_dim=mfcc_dim)
     audio_gen.load_train_data(train_json)
     audio_gen.load_validation_data(valid_json)
-    for partition in ("train", "valid"):
-        audio_gen.prepare(partition, progress=verbose)
-        dropped = audio_gen.drop_unfit(partition, output_length)
-        if dropped and verbose:
-            print(f"{partition}: {dropped} clips left out: their transcript is longer than the model's output")
-        if not audio_gen._partition(partition)[0]:
-            raise ValueError(f"no usable {partition} clips in {train_json if partition == 'train' else valid_json}")
+    for partition, desc_file in (("train", train_json), ("valid", valid_json)):
+        audio_gen.prepare_to_train(partition, output_length, desc_file, progress=verbose)
     return audio_gen
 
 

@@ -316,13 +316,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
                                augment=spec_augment, clips_per_epoch=clips_per_epoch)
     audio_gen.load_train_data(train_json)
     audio_gen.load_validation_data(valid_json)
-    for partition in ("train", "valid"):
-        audio_gen.prepare(partition, progress=bool(verbose))
-        dropped = audio_gen.drop_unfit(partition, input_to_softmax.output_length)
-        if dropped:
-            print(f"{partition}: {dropped} clips left out: their transcript is longer than the model's output")
-        if not audio_gen._partition(partition)[0]:
-            raise ValueError(f"no usable {partition} clips in {train_json if partition == 'train' else valid_json}")
+    for partition, desc_file in (("train", train_json), ("valid", valid_json)):
+        audio_gen.prepare_to_train(partition, input_to_softmax.output_length, desc_file, progress=bool(verbose))
 
     build = _plain(getattr(input_to_softmax, "build_spec", None))
     features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}

@@ -147,10 +147,27 @@ def test_next_generators_cycle(gen, in_corpus):
         assert first["the_input"].ndim == 3
 
 
-def test_labels_longer_than_the_output_are_dropped(gen):
-    n = len(gen.train_audio_paths)
-    dropped = gen.drop_unfit("train", lambda frames: frames // 20)
-    assert 0 < dropped <= n and len(gen.train_audio_paths) == n - dropped
+def test_drop_unfit_keeps_exactly_the_clips_ctc_can_align():
+    g = AudioGenerator()
+    texts = ["hello", "help", "aaa", "abc"]  # need 6, 4, 5 and 3 output frames
+    g._set_partition("train", [f"{t}.wav" for t in texts], [1.0] * len(texts), texts)
+    assert g.drop_unfit("train", lambda frames: 5) == 1  # "hello" needs a sixth frame for its "ll"
+    assert g.train_texts == ["help", "aaa", "abc"]
+    assert g.drop_unfit("train", lambda frames: 4) == 1
+    assert g.train_texts == ["help", "abc"] and g.train_audio_paths == ["help.wav", "abc.wav"]
+    assert g.drop_unfit("train", lambda frames: 4) == 0
+
+
+def test_drop_unfit_asks_the_model_for_each_clips_own_frames(gen):
+    # the output length the model gives each clip's feature frames, against what its transcript needs
+    frames = {i: gen.frame_count(d) for i, d in enumerate(gen.train_durations)}
+    texts = list(gen.train_texts)
+    # a stride between the clips' frames per needed output frame: some transcripts fit, some do not
+    stride = int(np.median([frames[i] / data_generator.ctc_frames_needed(t) for i, t in enumerate(texts)]))
+    fits = [frames[i] // stride >= data_generator.ctc_frames_needed(t) for i, t in enumerate(texts)]
+    assert 0 < sum(fits) < len(texts)
+    assert gen.drop_unfit("train", lambda n: n // stride) == fits.count(False)
+    assert gen.train_texts == [t for t, fit in zip(texts, fits) if fit]
 
 
 def test_bad_descriptions(tmp_path, in_corpus, capsys):

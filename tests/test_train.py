@@ -135,7 +135,7 @@ def test_transcripts_longer_than_the_output_are_left_out(in_corpus, tmp_path, ca
                              conv_border_mode="same", units=8)
     with pytest.raises(ValueError, match="no usable train clips"):
         train_model(model, "m.pickle", "m.h5", epochs=1, results_dir=tmp_path)
-    assert "longer than the model's output" in capsys.readouterr().out
+    assert "needs more output frames than the model gives them" in capsys.readouterr().out
 
 
 def test_undefined_loss_stops_training_and_keeps_good_weights(in_corpus, tmp_path, capsys):
