@@ -21,15 +21,20 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 all: report
 
+# Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded words
+SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data
+SYSTEM_PROGRAMS := flite text2wave espeak-ng
+
 env: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
+	@bash .ci/system-packages $(SYSTEM_PACKAGES) -- $(SYSTEM_PROGRAMS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
 # the default corpus: LibriSpeech layout, wav beside flac, and the two JSON descriptions
-corpus: train_corpus.json valid_corpus.json train_corpus_large.json
+corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json
 LibriSpeech/.built: build_corpus.py $(VENV)/.installed
 	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
@@ -38,6 +43,11 @@ train_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train $@
 valid_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-valid $@
+# the validation sentences in voices of an engine no training clip has; a person saying 72 words
+valid_new_engine_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/synth-valid-new-engine $@
+real_words_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/real-words $@
 # the final model's training set: synth-train, synth-train-more and synth-train-extra
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra $@
@@ -56,4 +66,5 @@ bench: corpus
 	$(PY) bench/train_speed.py
 
 clean-corpus:
-	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json
+	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json \
+	       valid_new_engine_corpus.json real_words_corpus.json

@@ -48,8 +48,11 @@ import importlib.metadata
 import json
 import os
 import re
+import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from multiprocessing import Pool
@@ -67,12 +70,16 @@ SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
 TRAIN_SET, VALID_SET, MORE_SET = "synth-train", "synth-valid", "synth-train-more"
 EXTRA_SET = "synth-train-extra"
+NEW_ENGINE_SET = "synth-valid-new-engine"  # the validation sentences, spoken by an engine never trained on
+REAL_WORDS_SET = "real-words"  # real human speech: Debian ktuberling-data's spoken English words
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
 MORE_FIRST_SPEAKER = 3000
 VALID_FIRST_SPEAKER = 5000
 EXTRA_FIRST_SPEAKER = 6000
+NEW_ENGINE_FIRST_SPEAKER = 8000
+REAL_WORDS_SPEAKER = 9000
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -89,21 +96,31 @@ MIN_WORDS = 5  # words: shorter sentences are often fragments
 MAX_SPOKEN_WORDS = 25  # words: longest sentence a clip may speak (the LM text keeps longer ones)
 SENTENCE_TRIES = 3  # sentences reserved per clip; the first whose clip fits MAX_CLIP_S is spoken
 
-# Voice: third-party packaging, so the exact model file is pinned
+# Voices: third-party packaging, so the exact piper model file is pinned
 VOICE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
 TTS_NOISE = 0.0  # piper noise_scale and noise_w_scale: anything else is not reproducible (see top)
-PITCH_FLOOR_HZ, PITCH_CEILING_HZ = 60.0, 300.0  # pitch analysis range for the (low) source voice
-MALE = dict(formant=(0.96, 1.06), f0_hz=(85.0, 135.0))  # formant shift ratio, new median F0
-FEMALE = dict(formant=(1.12, 1.22), f0_hz=(170.0, 230.0))
+ESPEAK_WPM = 175  # espeak-ng's default speaking rate, words per minute; a speaker's rate divides it
+ENGINE_TIMEOUT_S = 120  # s: a synthesis program that runs longer than this is stuck
+PITCH_RANGE_HZ = {"M": (60.0, 300.0), "F": (100.0, 500.0)}  # Praat pitch analysis range by source sex
+# Praat formant shift ratio by (source voice's sex, pseudo-speaker's sex): across sexes the vocal tract
+# must shrink or grow, within one sex a small shift is enough to make a new speaker
+FORMANT_RATIO = {("M", "M"): (0.96, 1.06), ("M", "F"): (1.12, 1.22),
+                 ("F", "F"): (0.94, 1.06), ("F", "M"): (0.82, 0.90)}
+F0_HZ = {"M": (85.0, 135.0), "F": (170.0, 230.0)}  # new median pitch by the pseudo-speaker's sex
 PITCH_RANGE = (0.8, 1.2)  # Praat pitch range factor: intonation flatter or livelier
-RATE = (0.85, 1.05)  # piper length_scale: the voice becomes unintelligible when slowed by Praat
+RATE = (0.85, 1.05)  # length scale (above 1 is slower): voices become unintelligible when slowed by Praat
 JITTER = 0.03  # +- fraction of speaking rate and pitch varied per clip
+
+# Real speech: words a person speaks in KTuberling, a children's game (Debian package ktuberling-data)
+KTUBERLING_DIR = Path("/usr/share/ktuberling/sounds/en")
+KTUBERLING_WORDS = {"fallingstar": "falling star", "palmtree": "palm tree", "broccolli": "broccoli",
+                    "sphynx": "sphinx", "moonwalker": "moon walker"}  # file names that are not the words
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
 FRAME_S = 0.010  # s
 EDGE_SILENCE_S = (0.1, 0.3)  # s of silence kept (or padded) before and after the speech
-DEGRADE_PROB = 0.6  # share of clips given reverberation, background noise and/or band limiting
+DEGRADE_PROB = 0.6  # share of clips given reverberation, noise, microphone colour and/or band limiting
 EFFECT_PROB = 0.5  # each effect's chance on a degraded clip (at least one is applied)
 SNR_DB = (10.0, 30.0)  # dB, background noise
 NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power spectrum ~ 1 / f**exponent
@@ -112,6 +129,10 @@ WET_MIX = (0.2, 0.5)  # share of reverberant signal in the mix
 HIGH_PASS_HZ = (60.0, 250.0)  # Hz, band limit: lower edge
 LOW_PASS_HZ = (3400.0, 7000.0)  # Hz, band limit: upper edge (telephone to wideband)
 BAND_ORDER = 6  # Butterworth order of the band limit
+MIC_PEAKS = 3  # peaking filters that colour a microphone's frequency response
+MIC_PEAK_HZ = (150.0, 6000.0)  # Hz, range of their centre frequencies (drawn on a log scale)
+MIC_GAIN_DB = (-8.0, 8.0)  # dB, each peak's boost or cut
+MIC_Q = (0.7, 2.0)  # quality factor: broad to narrow peaks
 PEAK_DBFS = (-6.0, -1.0)  # dBFS, clip peak level
 NOISE_FLOOR_DBFS = (-84.0, -76.0)  # dBFS RMS: real recordings sit near -80, TTS silence at -120
 
@@ -125,7 +146,42 @@ _SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"']?|$)")
 _ATTRIBUTION_RE = re.compile(r"^\s*--")  # fortune's "-- Author" lines
 _VERSE_NUMBER_RE = re.compile(r"^\s*\d+:\d+\s+")
 
-_VOICE = None  # the piper voice of this (worker) process, see init_worker
+_SYNTHESIZER = None  # the Synthesizer of this (worker) process, see init_worker
+
+
+@dataclasses.dataclass(frozen=True)
+class Voice:
+    """One text-to-speech voice: the engine that speaks it, its name for that engine, and its sex."""
+    engine: str  # a key of ENGINE_PROGRAMS, or "piper"
+    name: str
+    sex: str  # "F" or "M": the source voice's, which Praat then shifts
+
+    @property
+    def label(self):
+        return f"{self.engine}:{self.name}"
+
+
+# Every English voice that installs offline here: piper's from PyPI, the others from Debian packages.
+PIPER_VOICES = (Voice("piper", "en_US-joe-medium", "M"),)
+FLITE_VOICES = tuple(Voice("flite", name, sex) for name, sex in (
+    ("kal", "M"), ("kal16", "M"), ("awb", "M"), ("rms", "M"), ("slt", "F")))  # CMU ARCTIC and diphone
+ESPEAK_ACCENTS = ("en-us", "en-us-nyc", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-gb-x-gbclan",
+                  "en-gb-x-gbcwmd", "en-029")
+ESPEAK_VARIANTS = (("m1", "M"), ("m2", "M"), ("m3", "M"), ("m4", "M"), ("m5", "M"), ("m6", "M"),
+                   ("m7", "M"), ("klatt", "M"), ("klatt3", "M"), ("f1", "F"), ("f2", "F"), ("f3", "F"),
+                   ("f4", "F"), ("f5", "F"), ("Alicia", "F"), ("Andrea", "F"))  # no robots or whispers
+ESPEAK_VOICES = tuple(Voice("espeak-ng", f"{accent}+{variant}", sex)
+                      for accent in ESPEAK_ACCENTS for variant, sex in ESPEAK_VARIANTS)
+FESTIVAL_VOICES = tuple(Voice("festival", name, sex) for name, sex in (
+    ("cmu_us_slt_arctic_hts", "F"), ("kal_diphone", "M"), ("ked_diphone", "M")))
+VOICES = {"piper": PIPER_VOICES, "flite": FLITE_VOICES, "espeak-ng": ESPEAK_VOICES,
+          "festival": FESTIVAL_VOICES}
+# (program, Debian packages) of the engines that run as programs
+ENGINE_PROGRAMS = {"flite": ("flite", "flite"), "espeak-ng": ("espeak-ng", "espeak-ng"),
+                   "festival": ("text2wave", "festival festvox-us-slt-hts festvox-kallpc16k "
+                                             "festvox-kdlpc16k")}
+TRAIN_ENGINES = {"piper": 0.5, "flite": 0.25, "espeak-ng": 0.25}  # share of training speakers
+NEW_ENGINE = "festival"  # no training clip is spoken by it: the new-engine validation set's engine
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +197,7 @@ class Sentence:
 
 @dataclasses.dataclass(frozen=True)
 class Speaker:
-    """A pseudo-speaker: Praat "Change gender" settings and a piper speaking rate (length_scale)."""
+    """A pseudo-speaker: a TTS voice, Praat "Change gender" settings and a speaking rate (length scale)."""
     id: int
     sex: str  # "F" or "M", as SPEAKERS.TXT
     subset: str
@@ -149,10 +205,11 @@ class Speaker:
     f0_hz: float
     pitch_range: float
     rate: float
+    voice: Voice = PIPER_VOICES[0]
 
     @property
     def name(self):
-        return (f"synth formant={self.formant_ratio:.3f} f0={self.f0_hz:.0f}Hz "
+        return (f"{self.voice.label} formant={self.formant_ratio:.3f} f0={self.f0_hz:.0f}Hz "
                 f"range={self.pitch_range:.2f} rate={self.rate:.3f}")
 
 
@@ -388,19 +445,36 @@ def stream_id(name):
     return zlib.crc32(name.encode())
 
 
+def set_engines(subset):
+    """{engine: share of speakers} of a set: piper alone for validation, the held-out engine alone for the
+    new-engine validation set, TRAIN_ENGINES for the training sets."""
+    return {VALID_SET: {"piper": 1.0}, NEW_ENGINE_SET: {NEW_ENGINE: 1.0}}.get(subset, TRAIN_ENGINES)
+
+
+def pick_voice(engines, i, rng):
+    """Speaker i's voice: an engine drawn by share; in a one-engine set its voices in turn, so even a few
+    speakers cover them all."""
+    names = sorted(engines)
+    if len(names) == 1:
+        return VOICES[names[0]][i % len(VOICES[names[0]])]
+    shares = np.array([engines[name] for name in names], dtype=float)
+    voices = VOICES[names[rng.choice(len(names), p=shares / shares.sum())]]
+    return voices[rng.integers(len(voices))]
+
+
 def speaker_plan(subset, n_speakers, first_id, seed):
-    """n_speakers Speakers, alternately female and male, voice parameters drawn per speaker."""
+    """n_speakers Speakers, alternately female and male, voice and its parameters drawn per speaker."""
     speakers = []
     for i in range(n_speakers):
         speaker_id = first_id + i
         rng = np.random.default_rng([seed, stream_id(subset), speaker_id])
         sex = "F" if i % 2 == 0 else "M"
-        ranges = FEMALE if sex == "F" else MALE
+        voice = pick_voice(set_engines(subset), i, rng)
         speakers.append(Speaker(id=speaker_id, sex=sex, subset=subset,
-                                formant_ratio=float(rng.uniform(*ranges["formant"])),
-                                f0_hz=float(rng.uniform(*ranges["f0_hz"])),
+                                formant_ratio=float(rng.uniform(*FORMANT_RATIO[voice.sex, sex])),
+                                f0_hz=float(rng.uniform(*F0_HZ[sex])),
                                 pitch_range=float(rng.uniform(*PITCH_RANGE)),
-                                rate=float(rng.uniform(*RATE))))
+                                rate=float(rng.uniform(*RATE)), voice=voice))
     return speakers
 
 
@@ -441,7 +515,8 @@ def load_voice():
 
 
 def tts(voice, text, length_scale):
-    """Speak text: float32 samples at the voice's rate (22.05 kHz), deterministic (no model noise)."""
+    """Speak text with a loaded piper voice: float32 samples at the voice's rate (22.05 kHz),
+    deterministic (no model noise)."""
     from piper.config import SynthesisConfig
 
     config = SynthesisConfig(length_scale=length_scale, noise_scale=TTS_NOISE,
@@ -449,15 +524,71 @@ def tts(voice, text, length_scale):
     return np.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text, config)])
 
 
-def change_voice(audio, sample_rate, formant_ratio, f0_hz, pitch_range, praat_seed):
-    """Praat "Change gender" (duration kept): float64 samples at the same rate."""
+def engine_command(voice, text_file, wav_file, length_scale):
+    """The command line that makes an engine program speak text_file into wav_file."""
+    if voice.engine == "flite":
+        return ["flite", "-voice", voice.name, "--setf", f"duration_stretch={length_scale:.4f}",
+                "-f", str(text_file), "-o", str(wav_file)]
+    if voice.engine == "espeak-ng":
+        return ["espeak-ng", "-v", voice.name, "-s", str(round(ESPEAK_WPM / length_scale)),
+                "-f", str(text_file), "-w", str(wav_file)]
+    if voice.engine == "festival":
+        return ["text2wave", "-eval", f"(voice_{voice.name})",
+                "-eval", f"(Parameter.set 'Duration_Stretch {length_scale:.4f})",
+                str(text_file), "-o", str(wav_file)]
+    raise ValueError(f"no program speaks {voice.label}")
+
+
+def missing_engines(engines):
+    """The engines among ``engines`` whose program is not installed, with the Debian packages they need."""
+    return {engine: ENGINE_PROGRAMS[engine][1] for engine in engines
+            if engine in ENGINE_PROGRAMS and shutil.which(ENGINE_PROGRAMS[engine][0]) is None}
+
+
+class Synthesizer:
+    """Speaks text in any Voice: piper in-process (its voice loaded on first use), the other engines as
+    programs writing into a scratch folder of this process's own."""
+
+    def __init__(self):
+        self._piper = None
+        self._scratch = tempfile.TemporaryDirectory(prefix="vui-tts-")
+
+    def speak(self, voice, text, length_scale):
+        """(float samples, sample rate in Hz) of ``voice`` reading ``text`` at ``length_scale``."""
+        if voice.engine == "piper":
+            if self._piper is None:
+                self._piper = load_voice()
+            return tts(self._piper, text, length_scale), self._piper.config.sample_rate
+        folder = Path(self._scratch.name)
+        text_file, wav_file = folder / "text.txt", folder / "speech.wav"
+        text_file.write_text(text + "\n", encoding="utf-8")
+        command = engine_command(voice, text_file, wav_file, length_scale)
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=ENGINE_TIMEOUT_S)
+        except FileNotFoundError:
+            raise SystemExit(f"build_corpus: {command[0]} not found; install it with "
+                             f"'apt-get install {ENGINE_PROGRAMS[voice.engine][1]}' (or run make env)")
+        except subprocess.CalledProcessError as error:
+            raise RuntimeError(f"{voice.label} failed on {text!r}: {error.stderr.decode(errors='replace')}")
+        audio, rate = sf.read(wav_file, dtype="float32")
+        if audio.ndim > 1:
+            audio = audio.mean(axis=1)
+        if not np.any(audio):
+            raise RuntimeError(f"{voice.label} spoke nothing for {text!r}")
+        return audio, rate
+
+
+def change_voice(audio, sample_rate, formant_ratio, f0_hz, pitch_range, praat_seed, source_sex="M"):
+    """Praat "Change gender" (duration kept): float64 samples at the same rate.
+
+    ``source_sex`` sets the pitch analysis range (PITCH_RANGE_HZ) for the voice as it comes."""
     import parselmouth
     from parselmouth.praat import call, run
 
     # Praat's resynthesis draws random numbers from its own global generator.
     run(f"random_initializeWithSeedUnsafelyButPredictably ({praat_seed})")
     sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=sample_rate)
-    changed = call(sound, "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, formant_ratio, f0_hz,
+    changed = call(sound, "Change gender", *PITCH_RANGE_HZ[source_sex], formant_ratio, f0_hz,
                    pitch_range, 1.0)
     return changed.values[0]
 
@@ -507,6 +638,23 @@ def reverberate(audio, rng):
     return (1 - mix) * audio + mix * wet
 
 
+def peaking_filter(centre_hz, gain_db, q):
+    """Second-order sections of one peaking equaliser (the audio EQ cookbook's biquad) at SAMPLE_RATE."""
+    amplitude, w0 = 10 ** (gain_db / 40), 2 * np.pi * centre_hz / SAMPLE_RATE
+    alpha = np.sin(w0) / (2 * q)
+    b = [1 + alpha * amplitude, -2 * np.cos(w0), 1 - alpha * amplitude]
+    a = [1 + alpha / amplitude, -2 * np.cos(w0), 1 - alpha / amplitude]
+    return np.array([[*(np.array(b) / a[0]), 1.0, a[1] / a[0], a[2] / a[0]]])
+
+
+def colour_microphone(audio, rng):
+    """MIC_PEAKS random peaks and dips in the frequency response, as a microphone and its housing add."""
+    centres = np.exp(rng.uniform(*np.log(MIC_PEAK_HZ), MIC_PEAKS))
+    sos = np.concatenate([peaking_filter(c, rng.uniform(*MIC_GAIN_DB), rng.uniform(*MIC_Q))
+                          for c in centres])
+    return signal.sosfilt(sos, audio)
+
+
 def band_limit(audio, rng):
     """Butterworth band-pass, as a cheap microphone or a phone line."""
     band = [rng.uniform(*HIGH_PASS_HZ), rng.uniform(*LOW_PASS_HZ)]
@@ -515,10 +663,11 @@ def band_limit(audio, rng):
 
 
 def degrade(audio, rng, prob=DEGRADE_PROB):
-    """On a share ``prob`` of clips, one or more of room, background noise, band limit (in that order)."""
+    """On a share ``prob`` of clips, one or more of room, background noise, microphone colour and band
+    limit (in that order)."""
     if rng.random() >= prob:
         return audio
-    effects = [reverberate, add_background_noise, band_limit]
+    effects = [reverberate, add_background_noise, colour_microphone, band_limit]
     chosen = rng.random(len(effects)) < EFFECT_PROB
     if not chosen.any():
         chosen[rng.integers(len(effects))] = True
@@ -535,28 +684,27 @@ def finish_level(audio, rng):
     return np.clip(audio + floor, -1.0, 1.0).astype(np.float32)
 
 
-def render(voice, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
-    """One sentence spoken by one pseudo-speaker: float32 samples at SAMPLE_RATE.
+def render(synthesizer, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
+    """One sentence spoken by one pseudo-speaker (through ``synthesizer``): float32 samples at SAMPLE_RATE.
 
     ``degrade_prob`` is the chance of noise, room or band limit (0: always clean, 1: always degraded).
     """
     length_scale = speaker.rate * (1 + rng.uniform(-JITTER, JITTER))
     f0_hz = speaker.f0_hz * (1 + rng.uniform(-JITTER, JITTER))
-    speech = tts(voice, sentence.text, length_scale)
-    rate = voice.config.sample_rate
+    speech, rate = synthesizer.speak(speaker.voice, sentence.text, length_scale)
     speech = change_voice(speech, rate, speaker.formant_ratio, f0_hz, speaker.pitch_range,
-                          praat_seed=int(rng.integers(1, 2 ** 31 - 1)))
+                          praat_seed=int(rng.integers(1, 2 ** 31 - 1)), source_sex=speaker.voice.sex)
     speech = soxr.resample(speech, rate, SAMPLE_RATE)
     speech = trim_silence(speech, rng)
     return finish_level(degrade(speech, rng, degrade_prob), rng)
 
 
-def synthesize_clip(voice, clip, seed):
+def synthesize_clip(synthesizer, clip, seed):
     """(samples, Sentence) for the first of the clip's sentences whose audio is <= MAX_CLIP_S."""
     for attempt, sentence in enumerate(clip.candidates):
         rng = np.random.default_rng([seed, stream_id(clip.speaker.subset), clip.speaker.id,
                                      clip.utt, attempt])
-        audio = render(voice, sentence, clip.speaker, rng)
+        audio = render(synthesizer, sentence, clip.speaker, rng)
         if len(audio) <= MAX_CLIP_S * SAMPLE_RATE:
             return audio, sentence
     raise RuntimeError(f"{clip.utt_id}: all {len(clip.candidates)} reserved sentences came out longer "
@@ -597,15 +745,15 @@ def existing_clip(clip):
 
 
 def init_worker():
-    """Load the voice once per process."""
-    global _VOICE
-    _VOICE = load_voice()
+    """One Synthesizer per process (piper's voice is loaded once, on first use)."""
+    global _SYNTHESIZER
+    _SYNTHESIZER = Synthesizer()
 
 
 def build_clip(job):
     """Synthesise and write one clip: (clip, Sentence, seconds, True)."""
     clip, seed = job
-    audio, sentence = synthesize_clip(_VOICE, clip, seed)
+    audio, sentence = synthesize_clip(_SYNTHESIZER, clip, seed)
     clip.chapter_dir.mkdir(parents=True, exist_ok=True)
     write_flac_atomically(clip.path, audio, sentence.transcript.upper())
     return clip, sentence, len(audio) / SAMPLE_RATE, True
@@ -656,14 +804,14 @@ def speakers_text(speakers, minutes, args):
     lines = [
         "; Synthetic speakers made by build_corpus.py "
         f"(seed {args.seed}, max words {args.max_words}).",
-        "; One piper TTS voice (en_US-joe-medium) turned into pseudo-speakers by Praat's Change gender:",
+        "; TTS voices (engine:voice) turned into pseudo-speakers by Praat's Change gender:",
         "; formant = formant shift ratio, f0 = new median pitch, range = pitch range factor,",
-        "; rate = piper length_scale (above 1 is slower); each clip also varies rate and f0 by "
+        "; rate = length scale (above 1 is slower); each clip also varies rate and f0 by "
         f"+-{JITTER:.0%}.",
-        ";ID  |SEX| SUBSET           |MINUTES| NAME",
+        ";ID  |SEX| SUBSET                |MINUTES| NAME",
     ]
     for s in speakers:
-        lines.append(f"{s.id:<5}| {s.sex} | {s.subset:<17}| {minutes[s.id]:5.2f} | {s.name}")
+        lines.append(f"{s.id:<5}| {s.sex} | {s.subset:<22}| {minutes[s.id]:5.2f} | {s.name}")
     return "\n".join(lines) + "\n"
 
 
@@ -673,14 +821,46 @@ def lm_text(sentences, excluded):
     return "".join(f"{s.transcript.upper()}\n" for s in sentences if s.transcript not in held_out)
 
 
+# ------------------------------------------------------------------------------------ real speech
+
+def real_word(path):
+    """The word(s) spoken in one ktuberling sound file: its name after any "theme_" prefix."""
+    stem = path.stem.split("_", 1)[-1]
+    return KTUBERLING_WORDS.get(stem, stem)
+
+
+def copy_real_words(source, out):
+    """Copy ktuberling's recordings of a person saying English words into ``out``/REAL_WORDS_SET, in
+    LibriSpeech layout at SAMPLE_RATE (a real-speech check: never trained on). Returns the clip count, 0
+    when ``source`` does not exist."""
+    files = sorted(source.glob("*.ogg")) if source.is_dir() else []
+    if not files:
+        return 0
+    chapter = REAL_WORDS_SPEAKER * 100 + 1
+    chapter_dir = out / REAL_WORDS_SET / str(REAL_WORDS_SPEAKER) / str(chapter)
+    chapter_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, path in enumerate(files):
+        utt_id = f"{REAL_WORDS_SPEAKER}-{chapter}-{i:04d}"
+        word = real_word(path).upper()
+        target = chapter_dir / f"{utt_id}.flac"
+        if not target.exists():
+            audio, rate = sf.read(path, dtype="float32", always_2d=True)
+            write_flac_atomically(target, soxr.resample(audio.mean(axis=1), rate, SAMPLE_RATE), word)
+        lines.append(f"{utt_id} {word}\n")
+    write_text_atomically(chapter_dir / f"{REAL_WORDS_SPEAKER}-{chapter}.trans.txt", "".join(lines))
+    return len(files)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="LibriSpeech", help="output folder (default LibriSpeech)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-speakers", type=int, default=48)
-    parser.add_argument("--valid-speakers", type=int, default=8)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", default="LibriSpeech", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="every random choice follows from it")
+    parser.add_argument("--train-speakers", type=int, default=48, help=f"speakers of {TRAIN_SET}")
+    parser.add_argument("--valid-speakers", type=int, default=8, help=f"speakers of {VALID_SET} (piper)")
     parser.add_argument("--train-utts", type=int, default=30, help="clips per training speaker")
     parser.add_argument("--valid-utts", type=int, default=25, help="clips per validation speaker")
     parser.add_argument("--more-speakers", type=int, default=164,
@@ -690,6 +870,12 @@ def parse_args(argv):
                         help=f"speakers of {EXTRA_SET}, more of the final model's training speech, spoken "
                              "from the sentences no other clip spoke (0: none)")
     parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
+    parser.add_argument("--new-engine-speakers", type=int, default=8,
+                        help=f"speakers of {NEW_ENGINE_SET} ({NEW_ENGINE}'s voices, never trained on), each "
+                             f"reading a {VALID_SET} speaker's sentences (0: none)")
+    parser.add_argument("--real-words", default=str(KTUBERLING_DIR),
+                        help=f"folder of ktuberling's spoken English words, copied into {REAL_WORDS_SET} "
+                             "when it exists (Debian package ktuberling-data)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -702,6 +888,11 @@ def parse_args(argv):
         parser.error(f"--more-speakers must be at most {VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER}")
     if args.valid_speakers > EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER:
         parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
+    if args.extra_speakers > NEW_ENGINE_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
+        parser.error(f"--extra-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
+    if not 0 <= args.new_engine_speakers <= args.valid_speakers:
+        parser.error("--new-engine-speakers must be in 0..--valid-speakers (they read the validation "
+                     "speakers' sentences)")
     if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
             or args.jobs < 1 or min(args.more_speakers, args.more_utts, args.extra_speakers, args.extra_utts) < 0:
         parser.error("speaker, utterance and job counts must be positive (--more-speakers and "
@@ -712,7 +903,7 @@ def parse_args(argv):
 def summary(clips, results, started):
     """Lines describing what the corpus holds, per set."""
     lines = []
-    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, VALID_SET):
+    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, VALID_SET, NEW_ENGINE_SET):
         done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
         if not done:
             continue
@@ -738,16 +929,25 @@ def main(argv=None):
     train_speakers = speaker_plan(TRAIN_SET, args.train_speakers, TRAIN_FIRST_SPEAKER, args.seed)
     more_speakers = speaker_plan(MORE_SET, args.more_speakers, MORE_FIRST_SPEAKER, args.seed)
     valid_speakers = speaker_plan(VALID_SET, args.valid_speakers, VALID_FIRST_SPEAKER, args.seed)
+    new_engine_speakers = speaker_plan(NEW_ENGINE_SET, args.new_engine_speakers, NEW_ENGINE_FIRST_SPEAKER,
+                                       args.seed)
+    extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
+    speakers = train_speakers + more_speakers + extra_speakers + valid_speakers + new_engine_speakers
+    missing = missing_engines({s.voice.engine for s in speakers})
+    if missing:
+        raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "
+                         f"'apt-get install {' '.join(sorted(missing.values()))}' as root (or make env)")
     clips = (clip_plan(out, train_speakers, args.train_utts, train_sentences)
              + clip_plan(out, more_speakers, args.more_utts, more_sentences)
-             + clip_plan(out, valid_speakers, args.valid_utts, valid_sentences))
+             + clip_plan(out, valid_speakers, args.valid_utts, valid_sentences)
+             # the same sentences as the validation set, so the two differ only in the voices
+             + clip_plan(out, new_engine_speakers, args.valid_utts, valid_sentences))
     print(f"build_corpus: {len(sentences)} usable sentences; {len(clips)} clips into {out}/",
           file=sys.stderr)
 
     results = run_jobs(clips, args.seed, args.jobs)
 
     # the extra set's sentences are the ones the clips above left unspoken, so it is planned after them
-    extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
     extra_clips = extra_set_in_rounds(
         out, extra_speakers, args.extra_utts, sentences, args.seed, results,
         [s.transcript for s in valid_sentences], lambda batch: run_jobs(batch, args.seed, args.jobs))
@@ -757,12 +957,14 @@ def main(argv=None):
     minutes = {}
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
-    write_text_atomically(out / SPEAKERS_NAME, speakers_text(
-        train_speakers + more_speakers + extra_speakers + valid_speakers, minutes, args))
+    write_text_atomically(out / SPEAKERS_NAME, speakers_text(speakers, minutes, args))
     # the LM also learns from the sentences too short or too long to speak: on 200 training clips held
     # out of its text, the lm decoder's WER fell from 17.8% to 17.0% with them (bench/tune_lm.py)
     write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences))
+    real_words = copy_real_words(Path(args.real_words), out)
     print(summary(clips, results, started))
+    print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
+          f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
     return 0
 
 
