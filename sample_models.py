@@ -10,6 +10,9 @@ The per-timestep Dense layers of the 2017 notebook were wrapped in ``TimeDistrib
 ``Dense`` applied to a (batch, time, features) tensor already acts on every time step with shared
 weights, which is what that wrapper meant; the wrapper itself mis-infers shapes when the sequence length
 changes from batch to batch in Keras 3.15, so these models use ``Dense`` directly.
+
+The bodies of the models a student writes (1-4 and the final model) lie between ``### BEGIN SOLUTION``
+and ``### END SOLUTION``: ``student_edition.py`` replaces each with a ``NotImplementedError``.
 """
 import functools
 import inspect
@@ -107,10 +110,12 @@ def simple_rnn_model(input_dim, output_dim=OUTPUT_DIM):
 @_recorded
 def rnn_model(input_dim, units, activation, output_dim=OUTPUT_DIM):
     """Model 1: GRU, batch normalisation, then a Dense layer at every time step."""
+    ### BEGIN SOLUTION
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.GRU(units, activation=activation, return_sequences=True, name="rnn")(inputs)
     x = layers.BatchNormalization(name="bn_rnn")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "rnn_model")
+    ### END SOLUTION
 
 
 def cnn_output_length(input_length, filter_size, border_mode, stride, dilation=1):
@@ -136,6 +141,7 @@ def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode
     SimpleRNN's ``activation`` is relu as in 2017; with plain SGD its outputs can grow without bound
     (the loss becomes NaN), and tanh, which is bounded, trains steadily.
     """
+    ### BEGIN SOLUTION
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding=conv_border_mode,
                       activation="relu", name="conv1d")(inputs)
@@ -144,6 +150,7 @@ def cnn_rnn_model(input_dim, filters, kernel_size, conv_stride, conv_border_mode
     x = layers.BatchNormalization(name="bn_rnn")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "cnn_rnn_model",
                    lambda n: cnn_output_length(n, kernel_size, conv_border_mode, conv_stride))
+    ### END SOLUTION
 
 
 @_recorded
@@ -152,6 +159,7 @@ def deep_rnn_model(input_dim, units, recur_layers, output_dim=OUTPUT_DIM, activa
 
     With ``recur_layers=1`` this is model 1 with the same activation.
     """
+    ### BEGIN SOLUTION
     if recur_layers < 1:
         raise ValueError("recur_layers must be at least 1")
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
@@ -161,15 +169,18 @@ def deep_rnn_model(input_dim, units, recur_layers, output_dim=OUTPUT_DIM, activa
         x = layers.GRU(units, activation=activation, return_sequences=True, name=f"rnn{suffix}")(x)
         x = layers.BatchNormalization(name=f"bn_rnn{suffix}")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "deep_rnn_model")
+    ### END SOLUTION
 
 
 @_recorded
 def bidirectional_rnn_model(input_dim, units, output_dim=OUTPUT_DIM):
     """Model 4: a bidirectional GRU (forward and backward outputs concatenated), then Dense per step."""
+    ### BEGIN SOLUTION
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.Bidirectional(layers.GRU(units, return_sequences=True), merge_mode="concat",
                              name="bidir_rnn")(inputs)
     return _finish(inputs, _softmax_head(x, output_dim), "bidirectional_rnn_model")
+    ### END SOLUTION
 
 
 @_recorded
@@ -204,6 +215,7 @@ def final_model(input_dim=13, filters=192, kernel_size=11, conv_stride=3, units=
       clips, 0.2 held it back: validation loss 32.1 against 29.9 at epoch 20, README);
     - a Dense layer at every time step and the softmax.
     """
+    ### BEGIN SOLUTION
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
     x = layers.Conv1D(filters, kernel_size, strides=conv_stride, padding="same", activation="relu",
                       name="conv1d")(inputs)
@@ -216,6 +228,7 @@ def final_model(input_dim=13, filters=192, kernel_size=11, conv_stride=3, units=
         x = layers.Dropout(dropout, name=f"drop_rnn_{i + 1}")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "final_model",
                    lambda n: cnn_output_length(n, kernel_size, "same", conv_stride))
+    ### END SOLUTION
 
 
 def build_from_spec(build_spec, verbose=False):
