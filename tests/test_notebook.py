@@ -1,8 +1,11 @@
 """The notebook itself, run headless on the tiny corpus for one epoch per model, as `make all` runs it."""
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import train_utils
@@ -39,6 +42,16 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     rows = [line.split()[:2] for line in table[1:11] if line.startswith("model_")]
     assert rows == [[f"model_{n}", "greedy"] for n in range(7)] + [["model_end", d] for d in ("greedy", "lm", "lexicon")]
     assert "truth " in text and "\nlm " in text and "\nlexicon " in text
+    # a clean report: nothing on stderr (TensorFlow's notices), no echoed history dict or tuple, each model's
+    # summary shown once
+    stderr = [o["text"] for c in code_cells for o in c["outputs"] if o.get("name") == "stderr"]
+    assert not stderr, stderr
+    echoed = [c["source"] for c in code_cells for o in c["outputs"]
+              if o["output_type"] == "execute_result" and set(o["data"]) == {"text/plain"}]  # not the player
+    assert not echoed, echoed
+    shown = [line for c in code_cells for o in c["outputs"] if o["output_type"] == "display_data"
+             for line in "".join(o["data"].get("text/plain", "")).splitlines() if 'Model: "' in line]
+    assert len(shown) == len(set(shown)) == 8, shown
     for name in ("model_0", "model_1", "model_2", "model_3", "model_4", "model_5", "model_6", "model_end"):
         assert (results / f"{name}.pickle").exists() and (results / f"{name}.h5").exists()
     # the final model trained on the larger set, the others on the one they are compared on
@@ -47,3 +60,103 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
                           "model_end": str(tiny_corpus / "train_corpus_large.json")}
     # the committed results were not touched
     assert not (ROOT / "results" / "executed.ipynb").exists()
+
+
+# ---- the committed notebook, read without running it
+
+def _committed_cells():
+    return json.loads((ROOT / "vui_notebook.ipynb").read_text())["cells"]
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+def _output_text(cell):
+    parts = []
+    for o in cell.get("outputs", []):
+        parts.append("".join(o.get("text", "")))
+        parts.append("".join(o.get("data", {}).get("text/plain", "")))
+    return "".join(parts)
+
+
+DECIMAL = re.compile(r"(?<![\w.])\d[\d,]*\.\d+")
+
+
+def _decimals(text):
+    return [Decimal(n.replace(",", "")) for n in DECIMAL.findall(text)]
+
+
+def _prose(markdown):
+    """A markdown cell without its code (settings written as code, such as `learning_rate=0.02`, are not
+    figures of the run)."""
+    markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)
+    return re.sub(r"`[^`]*`", " ", markdown)
+
+
+def _shown(number, shown):
+    """Whether some output shows ``number``, to as many decimals as the prose gives it."""
+    half = Decimal(1).scaleb(number.as_tuple().exponent) / 2
+    return any(abs(o - number) <= half for o in shown)
+
+
+def test_every_decimal_in_the_prose_is_an_output_of_the_same_notebook():
+    cells = _committed_cells()
+    shown = _decimals(" ".join(_output_text(c) for c in cells if c["cell_type"] == "code"))
+    stale = [(i, str(n)) for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+             for n in _decimals(_prose(_source(c))) if not _shown(n, shown)]
+    assert not stale, f"figures in the markdown that no output of the notebook shows (cell, figure): {stale}"
+
+
+def test_the_decimal_check_reads_rounded_figures_and_skips_code():
+    shown = _decimals("val_loss: 16.5384 - WER 14.4 and 1,684.9")
+    assert _shown(Decimal("16.5"), shown) and _shown(Decimal("16.54"), shown) and _shown(Decimal("14.4"), shown)
+    assert _shown(Decimal("1684.9"), shown)
+    assert not _shown(Decimal("16.6"), shown) and not _shown(Decimal("14.5"), shown)
+    assert _decimals(_prose("SGD with `learning_rate=0.02` reached 91.8")) == [Decimal("91.8")]
+
+
+def test_code_cells_import_by_name_and_echo_nothing():
+    for cell in _committed_cells():
+        if cell["cell_type"] != "code":
+            continue
+        source = _source(cell)
+        assert "import *" not in source, source
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        tree = ast.parse("\n".join(lines))
+        last = tree.body[-1] if tree.body else None
+        if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
+            called = ast.unparse(last.value.func)
+            # a call's value at the end of a cell is shown unless the line ends with ';'
+            quiet = source.rstrip().splitlines()[-1].split("  #")[0].rstrip().endswith(";")
+            assert quiet or called in ("print", "display", "Audio", "plot_histories"), source
+
+
+def test_the_notebook_says_how_long_the_long_cells_took():
+    cells = _committed_cells()
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and _source(cell).startswith("train_model(input_to_softmax=model_end"):
+            before = _source(cells[i - 1])
+            assert cells[i - 1]["cell_type"] == "markdown" and "minutes here" in before, before
+
+
+def test_the_notebook_tells_no_history():
+    text = " ".join(_source(c) for c in _committed_cells())
+    for phrase in ("session", "last run", "earlier run", "runs ago"):
+        assert phrase not in text.lower(), phrase
+
+
+def test_loss_plots_are_titled_with_whole_epochs_and_a_legend_clear_of_the_lines():
+    import matplotlib
+    matplotlib.use("Agg")
+    history = {"loss": [3.0, 2.0, 1.5], "val_loss": [3.5, 2.5, 2.0]}
+    fig = train_utils.plot_histories({"model_a": history, "model_b": history}, show=False)
+    axes = fig.axes
+    assert all(ax.get_title() for ax in axes)
+    fig.canvas.draw()
+    for ax in axes:
+        assert all(float(t).is_integer() for t in ax.get_xticks())
+        assert ax.get_legend() is None  # one legend, for the figure, outside both plots
+    assert len(fig.legends) == 1
+    legend = fig.legends[0].get_window_extent()
+    assert all(legend.x0 >= ax.get_window_extent().x1 for ax in axes)
