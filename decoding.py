@@ -1,6 +1,6 @@
 """From per-frame character probabilities to text, and a model's transcripts of clips.
 
-Four decoders, from fastest to best (measurements in the constants' comments):
+Four decoders, from fastest to best (how their settings were chosen: EXPERIMENTS.md, "Decoder tuning"):
 - ``greedy_decode``: the best character of every frame, repeats collapsed, blanks dropped;
 - ``BeamDecoder()``: CTC prefix beam search with no language model (flashlight-text's lexicon-free
   decoder with its zero LM): the transcript most probable over all alignments, not the best single path;
@@ -29,151 +29,19 @@ from language_model import UNK
 SPACE_INDEX = char_map[" "]
 LOG_FLOOR = 1e-7  # probabilities below this count as this before the log (as in the training loss)
 
-# Beam search settings, chosen on 200 training clips (bench/tune_lm.py: the LM there leaves out those clips'
-# sentences, as the LM text leaves out the validation ones) with the previous final model (stride 2, 20
-# epochs; re-checked below for the committed one).
-# greedy: WER 72.3%, CER 29.0% (under 1 ms a clip); beam without LM: 71.3%, 27.7% (6 ms; TensorFlow's
-# tf.nn.ctc_beam_search_decoder takes 2.4x as long at width 32); with the LM (beam 32), WER by alpha x beta:
-#   alpha \ beta   -1     0      1      2      3
-#   0.3          48.0   49.3   51.6   56.0   60.2
-#   0.5          46.5   46.6   49.0   51.6   55.0
-#   0.8          47.1   46.0   46.6   48.5   52.1   (CER at beta 0: 27.6%)
-#   1.2          51.4   49.6   49.8   49.6   50.8
-#   1.8          60.5   58.6   56.5   55.4   55.4
-# and at alpha 0.8, beta 0 by beam size: 32: 46.0% (136 ms a clip), 64: 45.0% (254 ms), 128: 44.1% (506 ms).
-# Re-checked with a later final model (three layers, MFCC input; beam 64), WER by alpha x beta:
-#   alpha \ beta   -1     0      1
-#   0.5          14.2   14.5   14.9
-#   0.8          14.8   14.3   14.5
-#   1.2          16.3   16.2   15.9
-# a flat optimum around the defaults, which stay. With the final model trained on twice the clips
-# (synth-train + synth-train-more), on the same 200 clips of synth-train (greedy 30.8%, CER 8.9%):
-#   alpha \ beta   -1     0      1
-#   0.5          12.1   12.4   13.0
-#   0.8          13.3   13.4   13.9
-#   1.2          16.0   15.6   15.4
-# the optimum moves to a lighter LM (12.1% against 13.4% at 0.8 and 0), and the defaults follow it.
-# With the final model on 4,800 clips (synth-train-more of 112 speakers; greedy 28.0%, CER 8.2% there):
-#   alpha \ beta   -2     -1      0      1
-#   0.3          13.0   12.8   13.1   14.2
-#   0.5          12.9   12.5   12.5   13.2
-#   0.8          13.1   13.2   13.5   13.3
-# the optimum stays at 0.5 and -1 (CER 5.1%), ahead of the lexicon decoder's best (13.7%, below).
-# With the final model on 6,360 clips (synth-train-more of 164 speakers; greedy 28.0%, CER 8.1% there):
-#   alpha \ beta   -2     -1      0
-#   0.3          12.4   12.4   12.4
-#   0.5          12.4   12.4   12.5
-#   0.8          13.0   12.8   12.8
-# flat: 0.3 and 0 has the lowest CER (4.8% against 5.1%) at the same WER; the defaults stay.
-# With the final model on 11,460 clips, 6,360 an epoch (each clip heard 22 times, not 40, so greedy on the
-# same clips is 34.5%, CER 11.0%):
-#   alpha \ beta   -2     -1      0
-#   0.3          18.0   18.3   18.5
-#   0.5          17.9   17.8   18.5   (CER 8.3, 8.1, 7.9)
-#   0.8          18.9   18.5   18.4
-# the defaults are the best pair. Then the LM text gained the sentences too short or too long to speak and
-# the LM became a 4-gram (same model and clips, 19,420 words):
-#   alpha \ beta   -2     -1      0
-#   0.35         17.3   17.7   18.2
-#   0.5          16.9   16.7   17.4   (CER 7.9, 7.8, 7.6)
-#   0.65         17.5   17.1   17.3
-# the defaults are still the best pair, 1.1 points better than with the trigram on the spoken sentences.
-# With the final model trained 60 epochs (dropout 0.2; greedy on the same clips 25.2%, CER 7.4%):
-#   alpha \ beta   -2     -1      0
-#   0.35         11.9   11.7   12.0
-#   0.5          11.5   11.1   11.4   (CER 4.8, 4.6, 4.6)
-#   0.65         11.5   11.3   11.5
-# the defaults are the best pair again.
-# With dropout 0.1 and 15,360 clips (greedy on the same clips 22.2%, CER 6.3%):
-#   alpha \ beta   -2     -1      0
-#   0.35          9.9    9.3    9.8
-#   0.5          10.4    9.5   10.0   (CER 4.0, 3.7, 3.6)
-#   0.65         10.1    9.7    9.4
-# flat: 0.35 and -1 is 0.2 points (four words) ahead of the defaults, which stay.
-# With 80 epochs on 18,120 clips (greedy on the same clips 19.1%, CER 5.4%):
-#   alpha \ beta   -2     -1      0
-#   0.35          8.4    7.9    8.4
-#   0.5           8.2    8.1    8.1   (CER 3.3, 3.2, 3.2)
-#   0.65          8.2    8.4    8.4
-# flat again: 0.35 and -1 is 0.15 points (three words) ahead of the defaults, which stay.
-# With 100 epochs on 23,640 clips (committed; greedy on the same clips 19.5%, CER 5.6%):
-#   alpha \ beta   -2     -1      0
-#   0.35          9.0    8.6    8.9
-#   0.5           8.4    8.4    8.7   (CER 3.3, 3.3, 3.3)
-#   0.65          8.4    8.6    8.7
-# flat: 0.5 and -2 is 0.1 points (two words) ahead of the defaults, which stay.
+# Beam search settings, chosen with bench/tune_lm.py on 200 training clips (its LM leaves out those clips'
+# sentences, as the LM text leaves out the validation ones) and checked again with every new final model;
+# the grids are in EXPERIMENTS.md, "Decoder tuning".
 BEAM_SIZE = 64  # hypotheses kept per frame: twice the time of 32 for one point of WER; 128 gains less
 BEAM_SIZE_TOKEN = 8  # characters tried per frame: 12 changed nothing, the rest hold almost no probability
 BEAM_THRESHOLD = 25.0  # hypotheses this far (ln) below the best are dropped
-LM_WEIGHT = 0.5  # alpha: weight of the LM's ln probability against the acoustic model's
-WORD_BONUS = -1.0  # beta: added per word, against the LM's preference for fewer, longer words
-# unknown-word score at alpha 0.8, beta 0, beam 32: 0, 3, 6, 10: WER 46.0% (no change); 15: 53.8%; 25: 197%
-UNK_SCORE = 0.0  # added (ln) to a word read as an unknown spelling: above 0 favours new words
-# The lexicon decoder (LexiconDecoder), tuned the same way with the two-layer final model (bench/tune_lm.py
-# --decoder lexicon, 200 training clips; re-checked below with later final models): WER by alpha x beta at beam 64
-#   alpha \ beta   -2     -1      0      1
-#   0.5          25.3   25.6   27.1   30.3
-#   0.65         25.0   24.6   25.5   28.4
-#   0.8            .    25.1   25.8   28.9   (1.2: 29.2-38.0; 1.8: 39.0-43.2 for beta -1..3)
-# and at alpha 0.65, beta -1 by beam size: 64: 24.6% (36 ms a clip), 128: 23.4% (75 ms), 256: 23.0%
-# (135 ms), 512: 22.2% (305 ms). The lexicon-free LM decoder on the same clips: 24.1% (146 ms, beam 64).
-# Re-checked with the final model committed then (three layers, MFCC input; beam 256): WER by alpha x beta
-#   alpha \ beta   -2     -1      0
-#   0.5          15.1   14.8   16.4
-#   0.65         14.5   14.5   14.5   (CER 6.5, 6.3, 6.1)
-#   0.8          15.1   14.5   15.2
-#   1.0          16.4   15.7   16.0
-# so the optimum stays where it was (greedy on the same clips: 36.5%, CER 10.6%). And with the final model
-# trained on twice the clips (greedy on the same clips 30.8%, CER 8.9%):
-#   alpha \ beta   -2     -1      0
-#   0.5          13.9   14.2   14.7
-#   0.65         13.3   13.1   13.8   (CER 5.8, 5.5, 5.4)
-#   0.8          14.2   13.7   13.6
-#   1.0          15.8   15.2   14.5
-# the optimum is still 0.65 and -1. With the final model on 4,800 clips:
-#   alpha \ beta   -2     -1      0
-#   0.5          14.2   14.1   14.7
-#   0.65         14.2   13.9   13.7   (CER 5.8, 5.5, 5.3)
-#   0.8          14.2   14.2   13.8
-#   1.0          14.6   14.2   14.5
-# flat: 0.65 and 0 is 0.15 points (three words) ahead of the defaults, which stay. With the final model on
-# 11,460 clips, 6,360 an epoch (greedy on the same clips 34.5%, CER 11.0%):
-#   alpha \ beta   -2     -1      0
-#   0.5          18.7   19.4   20.3
-#   0.65         18.4   18.9   19.4   (CER 8.9, 8.5, 8.3)
-#   0.8          18.3   18.0   18.9
-# 0.8 and -1 is 0.9 points ahead of 0.65 and -1, so 0.8 is the default from the notebook run after it on;
-# the lexicon-free search is still ahead at its defaults (17.8%). With the larger LM text and the 4-gram:
-#   alpha \ beta   -2     -1      0
-#   0.65         18.0   17.9   18.8
-#   0.8          17.6   17.5   17.8   (CER 9.1, 8.8, 8.3)
-#   1.0          18.6   18.1   18.0
-# 0.8 and -1 still best; the lexicon-free search still ahead (16.7%). With the final model trained 60 epochs
-# (dropout 0.2):
-#   alpha \ beta   -2     -1      0
-#   0.65         12.1   11.8   12.2
-#   0.8          12.1   11.9   11.7   (CER 5.2, 5.0, 4.7)
-#   1.0          12.8   12.5   12.3
-# flat (0.8 and 0 is 0.15 points, three words, ahead of the defaults, which stay); the lexicon-free search
-# is ahead on these clips (11.1%), so it stays the default decoder. With dropout 0.1 and 15,360 clips:
-#   alpha \ beta   -2     -1      0
-#   0.65          9.8    9.8   10.8
-#   0.8           9.8   10.0   10.2   (CER 3.9, 3.9, 3.9)
-#   1.0          10.6   10.4   10.7
-# flat again (0.8 and -2: 0.2 points ahead); the lexicon-free search still ahead here (9.5%). With 80
-# epochs on 18,120 clips:
-#   alpha \ beta   -2     -1      0
-#   0.65          8.8    8.5    9.0
-#   0.8           8.7    8.4    8.9   (CER 3.8, 3.5, 3.5)
-#   1.0           9.2    9.2    9.2
-# the defaults are the best pair; the lexicon-free search ahead here (8.1%). With 100 epochs on 23,640 clips:
-#   alpha \ beta   -2     -1      0
-#   0.65          9.3    9.7    9.9
-#   0.8           9.1    9.4    9.7   (CER 3.7, 3.8, 3.7)
-#   1.0           9.9   10.0   10.0
-# 0.8 and -2 is 0.3 points (six words) ahead of the defaults, as two models ago; the lexicon-free search
-# is ahead of both here (8.4%), so the defaults stay.
-LEXICON_LM_WEIGHT = 0.8
+LM_WEIGHT = 0.5  # alpha, the LM's ln probability against the acoustic model's: best or within 0.2 points
+                 # in every grid since the LM became a 4-gram
+WORD_BONUS = -1.0  # beta, added per word, against the LM's preference for fewer, longer words (same grids)
+UNK_SCORE = 0.0  # added (ln) to a word read as an unknown spelling: 0 to 10 changed nothing, 15 and up hurt
+# The lexicon decoder (LexiconDecoder), tuned the same way (bench/tune_lm.py --decoder lexicon); the
+# lexicon-free search above stays the default decoder, ahead of it in every grid since the 11,460-clip model.
+LEXICON_LM_WEIGHT = 0.8  # alpha: best, or within 0.3 points, in every grid since the 11,460-clip model
 LEXICON_WORD_SCORE = -1.0  # ln, per word: a small penalty (the measured optimum), against splitting words
 LEXICON_BEAM_SIZE = 256  # a clip takes about as long as the lexicon-free search at 64
 

@@ -160,3 +160,11 @@ def test_loss_plots_are_titled_with_whole_epochs_and_a_legend_clear_of_the_lines
     assert len(fig.legends) == 1
     legend = fig.legends[0].get_window_extent()
     assert all(legend.x0 >= ax.get_window_extent().x1 for ax in axes)
+
+
+def test_the_readme_is_user_documentation_and_the_history_has_its_own_file():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme) <= 16_000, len(readme)
+    assert ".venv/bin/python transcribe.py" in readme and "make all" in readme and "make test" in readme
+    assert "EXPERIMENTS.md" in readme and (ROOT / "EXPERIMENTS.md").exists()
+    assert "session" not in readme.lower()
