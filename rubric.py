@@ -12,9 +12,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
+import ast
 import contextlib
 import html
 import importlib.util
+import inspect
 import io
 import json
 import math
@@ -34,6 +36,9 @@ REQUIRED_FILES = (NOTEBOOK, REPORT, SAMPLE_MODELS, RESULTS + "/")
 REQUIRED_MODELS = ("model_0", "model_1", "model_2", "model_3", "model_4", "model_end")
 FINAL_MODEL = "model_end"
 FINAL_FUNCTION = "final_model"
+# The functions a student writes in sample_models.py, by the model the notebook builds with each.
+STUDENT_FUNCTIONS = {"model_1": "rnn_model", "model_2": "cnn_rnn_model", "model_3": "deep_rnn_model",
+                     "model_4": "bidirectional_rnn_model", FINAL_MODEL: FINAL_FUNCTION}
 OPTIONAL_MODEL = re.compile(r"^model_(\d+)$")
 FIRST_OPTIONAL = 5
 HISTORY_KEYS = ("loss", "val_loss")
@@ -41,7 +46,12 @@ MIN_EPOCHS = 20
 
 KERNEL_NAME = "python3"
 NOTEBOOK_FORMAT = 4
+TO_FORMAT_4 = f"jupyter nbconvert --to notebook --nbformat 4 --inplace {NOTEBOOK}"
 TRAIN_CALL = "train_model"
+# A file train_model writes: 'model_3.h5', 'results/model_3.pickle', f'{RESULTS_DIR}/model_3.h5'.
+SAVED_MODEL = re.compile(r"(?:^|/)(model_\w+)\.(?:h5|pickle)$")
+# IPython lines that are not Python: %magics, !shell commands.
+IPYTHON_LINE = re.compile(r"^\s*[%!]")
 
 QUESTIONS = (1, 2)
 ANSWER_MARK = re.compile(r"^\s*(?:\*\*|__)?\s*Answer\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?", re.I)
@@ -52,7 +62,11 @@ FRAGMENT_WORDS = 12
 
 MIN_REPORT_BYTES = 1000
 IMAGE_MARK = re.compile(r"data:image/(?:png|jpeg);base64")
-LOG_MARK = "val_loss"
+# An epoch line of a training log ('... - loss: 490.62 - val_loss: 459.44'), never the bare word
+# val_loss, which a notebook's code or text may mention without having trained anything.
+NUMBER = r"[-+]?(?:\d[\d.]*(?:e[-+]?\d+)?|nan|inf)"
+LOG_LINE = re.compile(rf"\bloss:\s*{NUMBER}[^\n]*?\bval_loss:\s*{NUMBER}", re.I)
+MAKE_REPORT = "export it from the run notebook (make report, or jupyter nbconvert --to html)"
 
 # Keys that carry layer names (or links by name) rather than architecture.
 NAME_KEYS = frozenset({"name", "inbound_nodes", "input_layers", "output_layers"})
@@ -61,6 +75,10 @@ MAX_DETAIL = 300
 
 class Unavailable(Exception):
     """Something a check needs cannot be had; the message says why."""
+
+
+class NotWritten(Unavailable):
+    """A model function still raises NotImplementedError: the student has not written it."""
 
 
 @dataclass
@@ -151,6 +169,21 @@ def cell_source(cell):
 def words(text):
     """The words of a text, markup and punctuation dropped."""
     return re.findall(r"[^\W_]+", text)
+
+
+def code_tree(source):
+    """A code cell's Python syntax tree (IPython %magic and !shell lines left out), or None."""
+    lines = ["" if IPYTHON_LINE.match(line) else line for line in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def called_name(call):
+    """The name a call calls: `f` for f(...) and for module.f(...)."""
+    function = call.func
+    return function.id if isinstance(function, ast.Name) else getattr(function, "attr", None)
 
 
 def html_text(markup):
@@ -251,6 +284,8 @@ class Submission:
         try:
             with quiet():
                 model = function(**recipe.kwargs)
+        except NotImplementedError as error:
+            raise NotWritten(f"{recipe.function} is not written yet ({describe(error)})")
         except (Exception, SystemExit) as error:
             raise Unavailable(f"{recipe} raised {describe(error)}")
         if not hasattr(model, "load_weights") or not hasattr(model, "layers"):
@@ -277,13 +312,85 @@ class Submission:
         except (ValueError, UnicodeDecodeError) as error:
             raise Unavailable(f"{NOTEBOOK} is not JSON ({describe(error)})")
         if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-            raise Unavailable(f"{NOTEBOOK} has no list of cells (not an nbformat 4 notebook)")
+            version = notebook.get("nbformat") if isinstance(notebook, dict) else None
+            found = f"nbformat {version!r}" if version is not None else "not a notebook"
+            raise Unavailable(f"{NOTEBOOK} has no list of cells ({found}): save it as nbformat "
+                              f"{NOTEBOOK_FORMAT} ({TO_FORMAT_4})")
         return notebook
 
     def cells(self, cell_type):
         """(index, cell) of every cell of a type, indices counting all cells."""
         return [(i, c) for i, c in enumerate(self.notebook()["cells"])
                 if isinstance(c, dict) and c.get("cell_type") == cell_type]
+
+    def code_trees(self):
+        """(index, syntax tree or None) of every code cell."""
+        return self._memo("code_trees", lambda: [(i, code_tree(cell_source(cell)))
+                                                 for i, cell in self.cells("code")])
+
+    def call_of(self, name, function):
+        """The recipe a model is built by: the notebook's `name = function(...)` cell, else its pickle.
+
+        The notebook's call is what the student's notebook runs (the last such cell with literal
+        arguments); the pickle's `build` is what trained. A function whose arguments all have
+        defaults is called with none.
+        """
+        built = getattr(self.sample_models(), function, None)
+        if not callable(built):
+            raise Unavailable(f"{SAMPLE_MODELS} has no function {function}")
+        try:
+            parameters = inspect.signature(built)
+        except (TypeError, ValueError):
+            parameters = None
+        calls = []
+        with contextlib.suppress(Unavailable):
+            calls = [call for _, tree in self.code_trees() if tree is not None
+                     for call in self._literal_calls(tree, name, function)]
+        for kwargs in reversed(calls):
+            try:  # the defaults as the pickle records them, so both name the same recipe
+                bound = parameters.bind(**kwargs)
+                bound.apply_defaults()
+                return Recipe.of(function, dict(bound.arguments))
+            except (AttributeError, TypeError):
+                return Recipe.of(function, kwargs)
+        with contextlib.suppress(Unavailable):
+            recipe = self.recipe(name)
+            if recipe.function == function:
+                return recipe
+        if parameters is not None and all(p.default is not p.empty for p in parameters.parameters.values()):
+            return Recipe.of(function, {})
+        raise Unavailable(f"cannot call {function}: no cell of {NOTEBOOK} runs {name} = {function}(...) "
+                          f"with literal arguments, and {RESULTS}/{name}.pickle does not record its build")
+
+    @staticmethod
+    def _literal_calls(tree, name, function):
+        """The keyword arguments of each `name = function(k=literal, ...)` in a cell."""
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                    and called_name(node.value) == function
+                    and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)):
+                continue
+            call = node.value
+            if call.args or any(k.arg is None for k in call.keywords):
+                continue
+            try:
+                yield {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+            except (ValueError, TypeError, SyntaxError, RecursionError):
+                continue
+
+    def trained_models(self):
+        """The model names whose files some train_model call in a code cell saves."""
+        trained = set()
+        for _, tree in self.code_trees():
+            for node in ast.walk(tree) if tree is not None else ():
+                if isinstance(node, ast.Call) and called_name(node) == TRAIN_CALL:
+                    arguments = list(node.args) + [k.value for k in node.keywords]
+                    for value in (v for a in arguments for v in ast.walk(a)):
+                        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                            match = SAVED_MODEL.search(value.value)
+                            if match:
+                                trained.add(match.group(1))
+        return trained
 
     def answer(self, question):
         """The answer text (marker dropped) written after the cell asking a question."""
@@ -330,7 +437,7 @@ class Submission:
             raise Unavailable(f"{REPORT} missing")
         data = path.read_bytes()
         if len(data) < MIN_REPORT_BYTES:
-            raise Unavailable(f"{REPORT} is only {len(data)} bytes (under {MIN_REPORT_BYTES})")
+            raise Unavailable(f"{REPORT} is only {len(data)} bytes (under {MIN_REPORT_BYTES}): {MAKE_REPORT}")
         return data.decode("utf-8", errors="replace")
 
 
@@ -353,6 +460,13 @@ def check_sample_models(sub):
                        if callable(value) and name.endswith("_model")
                        and getattr(value, "__module__", None) == module.__name__)
     return Result(True, SAMPLE_MODELS, "imports; defines " + (", ".join(functions) or "no *_model function"))
+
+
+def check_written(sub, name, function):
+    """The function a student writes builds a Keras model for the call the notebook makes."""
+    recipe = sub.call_of(name, function)
+    sub.architecture(recipe)
+    return Result(True, f"{function} written", f"{recipe} builds {name}")
 
 
 def check_history(sub, name):
@@ -428,7 +542,8 @@ def check_final_model(sub):
 def check_notebook_format(sub):
     notebook = sub.notebook()
     if notebook.get("nbformat") != NOTEBOOK_FORMAT:
-        raise Unavailable(f"nbformat is {notebook.get('nbformat')!r}, not {NOTEBOOK_FORMAT}")
+        raise Unavailable(f"{NOTEBOOK} is nbformat {notebook.get('nbformat')!r}, not {NOTEBOOK_FORMAT}: "
+                          f"save it as nbformat {NOTEBOOK_FORMAT} ({TO_FORMAT_4})")
     metadata = notebook.get("metadata")
     kernelspec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
     kernel = kernelspec.get("name") if isinstance(kernelspec, dict) else None
@@ -450,7 +565,9 @@ def check_notebook_executed(sub):
             if isinstance(output, dict) and output.get("output_type") == "error":
                 errors.append(f"cell {index} raised {output.get('ename', 'an error')}")
     problems = errors[:]
-    if unrun:
+    if unrun and len(unrun) == sum(1 for _, cell in code if cell_source(cell).strip()):
+        problems.append(f"no code cell of {NOTEBOOK} has run: run it (make notebook) and save it")
+    elif unrun:
         problems.append("not run: " + ", ".join(f"cell {i}" for i in unrun))
     if problems:
         raise Unavailable("; ".join(problems))
@@ -458,20 +575,23 @@ def check_notebook_executed(sub):
 
 
 def check_notebook_trains(sub):
-    sources = [cell_source(cell) for _, cell in sub.cells("code")]
-    if not any(TRAIN_CALL in source for source in sources):
-        raise Unavailable(f"no code cell calls {TRAIN_CALL}")
-    missing = [name for name in REQUIRED_MODELS
-               if not any(re.search(rf"\b{name}\.(?:h5|pickle)\b", s) for s in sources)]
+    trained = sub.trained_models()
+    missing = [name for name in REQUIRED_MODELS if name not in trained]
     if missing:
-        raise Unavailable(f"no {TRAIN_CALL} cell saves " + ", ".join(missing))
+        unread = [f"cell {i}" for i, tree in sub.code_trees() if tree is None]
+        note = f" ({', '.join(unread)} not Python, not read)" if unread else ""
+        raise Unavailable(f"no {TRAIN_CALL}(...) call in {NOTEBOOK} saves " + ", ".join(missing)
+                          + f"{note}: train each in a cell, e.g. {TRAIN_CALL}(..., "
+                          f"save_model_path='{missing[0]}.h5')")
     return Result(True, "notebook trains models", f"{TRAIN_CALL} saves " + ", ".join(REQUIRED_MODELS))
 
 
 def check_answer(sub, question):
     text = sub.answer(question)
-    if PLACEHOLDER.search(text) or not text.strip():
-        raise Unavailable("the answer is a placeholder")
+    if not text.strip():
+        raise Unavailable(f"blank: write the answer after '**Answer:**' below Question {question} in {NOTEBOOK}")
+    if PLACEHOLDER.search(text):
+        raise Unavailable(f"the answer is a placeholder: replace it in {NOTEBOOK}")
     count = len(words(text))
     if count < MIN_ANSWER_WORDS:
         raise Unavailable(f"the answer has {count} words (need {MIN_ANSWER_WORDS})")
@@ -506,15 +626,19 @@ def check_report_figures(sub):
 
 
 def check_report_logs(sub):
-    if LOG_MARK not in html.unescape(sub.report()):
-        raise Unavailable(f"{REPORT} holds no training log ('{LOG_MARK}' never appears)")
-    return Result(True, "report training logs", f"'{LOG_MARK}' appears")
+    count = len(LOG_LINE.findall(html_text(sub.report())))
+    if not count:
+        raise Unavailable(f"{REPORT} holds no training log (no 'loss: ... - val_loss: ...' epoch line): "
+                          + MAKE_REPORT)
+    return Result(True, "report training logs", f"{count} epoch line(s) with loss and val_loss")
 
 
 def plan(sub):
     """(criterion, check) in the order they are printed."""
     steps = [("required files", lambda: check_required_files(sub)),
              (SAMPLE_MODELS, lambda: check_sample_models(sub))]
+    steps += [(f"{function} written", lambda n=name, f=function: check_written(sub, n, f))
+              for name, function in STUDENT_FUNCTIONS.items()]
     for name in sub.model_names():
         steps.append((f"{name} history", lambda n=name: check_history(sub, n)))
         steps.append((f"{name} weights", lambda n=name: check_weights(sub, n)))
@@ -577,12 +701,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submission", nargs="?", default=".", help="submission directory (default .)")
     args = parser.parse_args(argv)
-    passed = failed = 0
     if not Path(args.submission).is_dir():
-        results = [Result(False, "submission", f"{args.submission} is not a directory")]
-    else:
-        results = iter_results(args.submission)
-    for result in results:
+        kind = "a file" if Path(args.submission).exists() else "not there"
+        parser.error(f"{args.submission} is {kind}, not a folder: give the folder that holds the "
+                     f"submission's {NOTEBOOK}")
+    passed = failed = 0
+    for result in iter_results(args.submission):
         print(result.line, flush=True)
         passed, failed = passed + result.ok, failed + (not result.ok)
     print(f"{passed} passed, {failed} failed")

@@ -4,10 +4,12 @@ A tiny fake submission (small Keras models, saved untrained) is built once per s
 each damage works on its own copy.
 """
 import base64
+import html
 import json
 import math
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +97,10 @@ ANSWER_2 = ("**Answer:** The final model stacks a one-dimensional convolution, w
             "overfitting the small corpus; its validation loss is lower than every earlier model "
             "after the same number of epochs.")
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
+LOG = "Epoch 1/20\n106/106 - 90s - loss: 250.1 - val_loss: 230.4\n"
+# Code that names val_loss and model_end.h5 without training: neither may pass for a log or a training.
+PLOT_CODE = "plot_losses([history['val_loss'] for history in histories])"
+PREDICT_CODE = "get_predictions(index=0, input_to_softmax=final_model(), model_path='results/model_end.h5')"
 
 
 def history(epochs=EPOCHS):
@@ -131,11 +137,12 @@ def notebook():
         cells.append(code_cell(source, count, [log]))
     image = {"output_type": "display_data", "metadata": {},
              "data": {"image/png": PNG, "text/plain": "<Figure>"}}
-    cells += [code_cell("plot_losses()", 9, [image]),
+    cells += [code_cell(PLOT_CODE, 9, [image]),
               markdown_cell("__Question 1:__ Use the plot above to compare the models."),
               markdown_cell(ANSWER_1),
               markdown_cell("__Question 2:__ Describe your final model architecture."),
               markdown_cell(ANSWER_2),
+              code_cell("%matplotlib inline\n" + PREDICT_CODE, 10),  # names model_end.h5, trains nothing
               code_cell("", None)]  # an empty cell need not run
     return {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
             "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -149,10 +156,10 @@ def rendered(answer):
     return f"<p>{text}</p>"
 
 
-def report(answers=(ANSWER_1, ANSWER_2)):
+def report(answers=(ANSWER_1, ANSWER_2), log=LOG):
     body = "\n".join(rendered(answer) for answer in answers)
     return (f"<!DOCTYPE html><html><head><title>vui_notebook</title></head><body>\n"
-            f"<pre>Epoch 1/20\n106/106 - 90s - loss: 250.1 - val_loss: 230.4\n</pre>\n"
+            f"<pre>{html.escape(PLOT_CODE)}</pre>\n<pre>{log}</pre>\n"
             f'<img src="data:image/png;base64,{PNG}">\n{body}\n'
             f"<p>{'Lorem ipsum dolor sit amet. ' * 60}</p></body></html>")
 
@@ -182,7 +189,12 @@ def submission(pristine, tmp_path):
     return Path(shutil.copytree(pristine, tmp_path / "submission"))
 
 
-# -- damages: each edits a copy; the rubric must FAIL the named criterion ----
+# -- damages: each edits a copy; the rubric must FAIL exactly the criteria named ------
+
+def criteria(root):
+    """Every criterion rubric.py reports for a submission, in order."""
+    return [result.criterion for result in rubric.check_submission(root)]
+
 
 def truncate_pickle(root):
     path = root / "results" / "model_2.pickle"
@@ -193,8 +205,10 @@ def remove_h5(root):
     (root / "results" / "model_3.h5").unlink()
 
 
-def garbage_h5(root):
-    (root / "results" / "model_0.h5").write_bytes(b"not an HDF5 file")
+def garbage_h5(name):
+    def damage(root):
+        (root / "results" / f"{name}.h5").write_bytes(b"not an HDF5 file")
+    return damage
 
 
 def wrong_architecture_h5(root):
@@ -207,6 +221,10 @@ def edit_history(name, **changes):
         data = pickle.loads(path.read_bytes())
         write_pickle(path, data | changes)
     return damage
+
+
+def nan_val_loss(name):
+    return edit_history(name, val_loss=history()["val_loss"][:7] + [math.nan] * 13)
 
 
 def edit_notebook(change):
@@ -244,16 +262,62 @@ def placeholder_answer_1(data):
     data["cells"][find_cell(data, ANSWER_1[:40])]["source"] = "**Answer:** YOUR ANSWER HERE"
 
 
-def short_answer_1(data):
-    data["cells"][find_cell(data, ANSWER_1[:40])]["source"] = "**Answer:** Model 4 is best."
+def blank_answer_2(data):
+    data["cells"][find_cell(data, ANSWER_2[:40])]["source"] = "**Answer:** "
+
+
+SHORT_ANSWER = "**Answer:** Model 4 is best."
+
+
+def short_answer(question):
+    """A short answer, exported to the report too: only the answer's own criterion fails."""
+    def damage(root):
+        answers = [ANSWER_1, ANSWER_2]
+        old, answers[question - 1] = answers[question - 1], SHORT_ANSWER
+        edit_notebook(lambda data: data["cells"][find_cell(data, old[:40])].update(source=SHORT_ANSWER))(root)
+        (root / "report.html").write_text(report(answers=answers))
+    return damage
 
 
 def wrong_kernel(data):
     data["metadata"]["kernelspec"]["name"] = "ir"
 
 
+def nbformat_3(data):
+    data["nbformat"] = 3
+
+
+def nbformat_3_layout(data):
+    """The nbformat 3 layout: cells inside worksheets."""
+    data["worksheets"] = [{"cells": data.pop("cells")}]
+    data["nbformat"] = 3
+
+
+def untrained(name):
+    """The model's training call commented out; its build and other mentions of its files stay."""
+    def change(data):
+        index = find_cell(data, f"save_model_path='{name}.h5'")
+        source = "".join(data["cells"][index]["source"]).replace("train_model(", "# train_model(")
+        data["cells"][index]["source"] = source
+    return edit_notebook(change)
+
+
+def rejected_call(name):
+    """The notebook builds the model with an argument its function rejects; what trained is fine."""
+    def change(data):
+        index = find_cell(data, f"{name} = ")
+        function = FUNCTIONS[name]
+        source = "".join(data["cells"][index]["source"])
+        data["cells"][index]["source"] = source.replace(f"{function}(", f"{function}(no_such_argument=1, ", 1)
+    return edit_notebook(change)
+
+
 def remove_report(root):
     (root / "report.html").unlink()
+
+
+def near_empty_report(root):
+    (root / "report.html").write_text("<html><body><p>see the notebook</p></body></html>")
 
 
 def report_without_answers(root):
@@ -264,10 +328,22 @@ def report_without_image(root):
     (root / "report.html").write_text(report().replace("data:image/png;base64", "data:x"))
 
 
+def report_without_log(root):
+    """The report still shows code naming val_loss: no epoch line, no log."""
+    (root / "report.html").write_text(report(log=""))
+
+
 def final_same_as_model_4(root):
     path = root / "sample_models.py"
     path.write_text(path.read_text() + "\n\ndef final_model():\n"
                     f"    return bidirectional_rnn_model(input_dim={INPUT_DIM}, units=8)\n")
+
+
+def final_model_again(root):
+    """An optional model_5 built by final_model() itself: the final model is no longer distinct."""
+    results = root / "results"
+    shutil.copy(results / "model_end.h5", results / "model_5.h5")
+    write_pickle(results / "model_5.pickle", history() | {"build": {"function": "final_model", "kwargs": {}}})
 
 
 def raise_on_import(root):
@@ -281,36 +357,70 @@ def function_raises(root):
                     "    raise ValueError('recur_layers must be positive')\n")
 
 
+def not_written(function):
+    """The function as the student edition hands it out: it raises NotImplementedError."""
+    def damage(root):
+        path = root / "sample_models.py"
+        path.write_text(path.read_text() + f"\n\ndef {function}(*args, **kwargs):\n"
+                        f"    raise NotImplementedError('{function} is yours to write')\n")
+    return damage
+
+
 def no_final_model(root):
     path = root / "sample_models.py"
     path.write_text(path.read_text().replace("def final_model(", "def old_final_model("))
 
 
+REPORT_CRITERIA = {"report", "report answers", "report figures", "report training logs"}
+NOTEBOOK_CRITERIA = {"notebook format", "notebook executed", "notebook trains models",
+                     "Question 1 answer", "Question 2 answer", "report answers"}
+FUNCTIONS = {name: function for name, (function, _) in BUILDS.items() if name != "model_0"}
+
+# name: (damage, the criteria that FAIL and no other, words in one of those FAIL lines)
 DAMAGES = {
-    "truncated pickle": (truncate_pickle, "model_2 history", "unreadable"),
-    "missing h5": (remove_h5, "model_3 weights", "model_3.h5 missing"),
-    "garbage h5": (garbage_h5, "model_0 weights", "does not load"),
-    "wrong architecture h5": (wrong_architecture_h5, "model_1 weights", "does not load into rnn_model"),
-    "19 epochs": (edit_history("model_0", **history(EPOCHS - 1)), "model_0 history", "19 epochs"),
-    "NaN val_loss": (edit_history("model_4", val_loss=history()["val_loss"][:7] + [math.nan] * 13),
-                     "model_4 history", "val_loss[7] is nan"),
-    "None loss": (edit_history("model_end", loss=[None] * EPOCHS), "model_end history", "loss[0]"),
-    "no build": (edit_history("model_2", build=None), "model_2 weights", "build"),
-    "notebook not JSON": (not_json, "notebook format", "not JSON"),
-    "error output": (edit_notebook(error_output), "notebook executed", "cell 3 raised ValueError"),
-    "unexecuted cell": (edit_notebook(unexecuted), "notebook executed", "cell 4"),
-    "wrong kernel": (edit_notebook(wrong_kernel), "notebook format", "kernel"),
-    "missing answer": (edit_notebook(drop_answer_2), "Question 2 answer", "Answer"),
-    "placeholder answer": (edit_notebook(placeholder_answer_1), "Question 1 answer", "placeholder"),
-    "short answer": (edit_notebook(short_answer_1), "Question 1 answer", "words"),
-    "missing report": (remove_report, "report", "report.html missing"),
-    "report without answers": (report_without_answers, "report answers", "Question 1"),
-    "report without image": (report_without_image, "report figures", "no image"),
-    "final_model same as model_4": (final_same_as_model_4, "final_model", "model_4"),
-    "no final_model": (no_final_model, "final_model", "no function final_model"),
-    "sample_models raises on import": (raise_on_import, "sample_models.py", "half-edited module"),
-    "model function raises": (function_raises, "model_3 weights", "recur_layers must be positive"),
+    "truncated pickle": (truncate_pickle, {"model_2 history", "model_2 weights", "final_model"}, "unreadable"),
+    "missing h5": (remove_h5, {"model_3 weights"}, "model_3.h5 missing"),
+    "wrong architecture h5": (wrong_architecture_h5, {"model_1 weights"}, "does not load into rnn_model"),
+    "19 epochs": (edit_history("model_0", **history(EPOCHS - 1)), {"model_0 history"}, "19 epochs"),
+    "None loss": (edit_history("model_end", loss=[None] * EPOCHS), {"model_end history"}, "loss[0]"),
+    "no build": (edit_history("model_2", build=None), {"model_2 weights", "final_model"}, "build"),
+    "notebook not JSON": (not_json, NOTEBOOK_CRITERIA, "not JSON"),
+    "nbformat 3": (edit_notebook(nbformat_3), {"notebook format"}, "nbformat 3, not 4: save it as nbformat 4"),
+    "nbformat 3 layout": (edit_notebook(nbformat_3_layout), NOTEBOOK_CRITERIA, "no list of cells (nbformat 3)"),
+    "error output": (edit_notebook(error_output), {"notebook executed"}, "cell 3 raised ValueError"),
+    "unexecuted cell": (edit_notebook(unexecuted), {"notebook executed"}, "cell 4"),
+    "wrong kernel": (edit_notebook(wrong_kernel), {"notebook format"}, "kernel"),
+    "missing answer": (edit_notebook(drop_answer_2), {"Question 2 answer", "report answers"}, "Answer"),
+    "placeholder answer": (edit_notebook(placeholder_answer_1), {"Question 1 answer", "report answers"},
+                           "placeholder"),
+    "blank answer": (edit_notebook(blank_answer_2), {"Question 2 answer", "report answers"},
+                     "blank: write the answer after '**Answer:**'"),
+    "short answer 1": (short_answer(1), {"Question 1 answer"}, "words"),
+    "short answer 2": (short_answer(2), {"Question 2 answer"}, "words"),
+    "missing report": (remove_report, REPORT_CRITERIA | {"required files"}, "report.html"),
+    "near-empty report": (near_empty_report, REPORT_CRITERIA, "only 49 bytes (under 1000): export it"),
+    "report without answers": (report_without_answers, {"report answers"}, "Question 1"),
+    "report without image": (report_without_image, {"report figures"}, "no image"),
+    "report without log": (report_without_log, {"report training logs"}, "no training log"),
+    "final_model same as model_4": (final_same_as_model_4, {"model_end weights", "final_model"}, "model_4"),
+    "model_5 built by final_model": (final_model_again, {"final_model"}, "same architecture as model_5"),
+    "no final_model": (no_final_model, {"final_model written", "model_end weights", "final_model"},
+                       "no function final_model"),
+    "sample_models raises on import": (raise_on_import,
+                                       {"sample_models.py", "final_model"} | {f"{f} written" for f in FUNCTIONS.values()}
+                                       | {f"{name} weights" for name in BUILDS}, "half-edited module"),
+    "model function raises": (function_raises, {"deep_rnn_model written", "model_3 weights", "final_model"},
+                              "recur_layers must be positive"),
+    "deep_rnn_model not written": (not_written("deep_rnn_model"),
+                                   {"deep_rnn_model written", "model_3 weights", "final_model"},
+                                   "deep_rnn_model is not written yet (NotImplementedError: deep_rnn_model is yours"),
 }
+for name in BUILDS:
+    DAMAGES[f"{name} NaN val_loss"] = (nan_val_loss(name), {f"{name} history"}, "val_loss[7] is nan")
+    DAMAGES[f"{name} garbage h5"] = (garbage_h5(name), {f"{name} weights"}, "does not load")
+    DAMAGES[f"{name} untrained"] = (untrained(name), {"notebook trains models"}, f"saves {name}")
+for name, function in FUNCTIONS.items():
+    DAMAGES[f"{function} call rejected"] = (rejected_call(name), {f"{function} written"}, "no_such_argument")
 
 
 def lines_of(capsys, root):
@@ -337,19 +447,46 @@ def test_optional_models_are_checked(submission):
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
-def test_damage_is_named(damage, submission, capsys):
-    apply, criterion, reason = DAMAGES[damage]
+def test_damage_fails_exactly_its_criteria(damage, submission, capsys):
+    apply, criteria_failing, reason = DAMAGES[damage]
     apply(submission)
     code, out = lines_of(capsys, submission)
     assert code == 1
-    failures = [line for line in out if line.startswith(f"FAIL {criterion}: ")]
-    assert failures and reason in failures[0], "\n".join(out)
-    assert out[-1].endswith("failed") and not out[-1].endswith(", 0 failed")
+    failed = {line[len("FAIL "):].split(": ", 1)[0] for line in out if line.startswith("FAIL ")}
+    assert failed == criteria_failing, "\n".join(out)
+    assert any(reason in line for line in out if line.startswith("FAIL ")), "\n".join(out)
+    assert out[-1] == f"{len(out) - 1 - len(failed)} passed, {len(failed)} failed"
+
+
+def test_every_criterion_fails_alone_or_with_what_reads_the_same_file(pristine):
+    """Each criterion has a damage that breaks it alone; a few gate a file other criteria read."""
+    gates = {"required files", "sample_models.py", "report"}
+    alone = {next(iter(failing)) for _, failing, _ in DAMAGES.values() if len(failing) == 1}
+    every = set(criteria(pristine))
+    assert every - alone == gates
+    for gate in gates:
+        assert any(gate in failing for _, failing, _ in DAMAGES.values())
+
+
+def test_the_old_log_and_training_checks_would_have_passed_these_damages(pristine):
+    """What the damages above keep: code naming val_loss, a cell naming model_end.h5."""
+    notebook_text = (pristine / "vui_notebook.ipynb").read_text()
+    assert "model_end.h5" in notebook_text.replace("save_model_path='model_end.h5'", "")
+    assert "val_loss" in report(log="")
+
+
+@pytest.mark.parametrize("path, says", [("missing", "is not there, not a folder"),
+                                        ("report.html", "is a file, not a folder")])
+def test_a_path_that_is_not_a_folder_is_a_usage_error(pristine, capsys, path, says):
+    with pytest.raises(SystemExit) as stop:
+        rubric.main([str(pristine / path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and says in err and "usage:" in err and "Traceback" not in err
 
 
 def test_command_never_prints_traceback(pristine, tmp_path):
     wrecked = Path(shutil.copytree(pristine, tmp_path / "wrecked"))
-    for damage in (truncate_pickle, garbage_h5, wrong_architecture_h5, not_json, function_raises):
+    for damage in (truncate_pickle, garbage_h5("model_0"), wrong_architecture_h5, not_json, function_raises):
         damage(wrecked)
     env = dict(os.environ, PYTHONPATH="")
     for root, expected in ((pristine, 0), (wrecked, 1)):
