@@ -533,9 +533,10 @@ def engine_command(voice, text_file, wav_file, length_scale):
         return ["espeak-ng", "-v", voice.name, "-s", str(round(ESPEAK_WPM / length_scale)),
                 "-f", str(text_file), "-w", str(wav_file)]
     if voice.engine == "festival":
-        return ["text2wave", "-eval", f"(voice_{voice.name})",
-                "-eval", f"(Parameter.set 'Duration_Stretch {length_scale:.4f})",
-                str(text_file), "-o", str(wav_file)]
+        # HTS voices take their speaking rate from hts_engine's -r option and ignore Duration_Stretch
+        rate = (f'(set! hts_engine_params (cons (list "-r" {1 / length_scale:.4f}) hts_engine_params))'
+                if voice.name.endswith("_hts") else f"(Parameter.set 'Duration_Stretch {length_scale:.4f})")
+        return ["text2wave", "-eval", f"(voice_{voice.name})", "-eval", rate, str(text_file), "-o", str(wav_file)]
     raise ValueError(f"no program speaks {voice.label}")
 
 

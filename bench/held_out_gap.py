@@ -87,7 +87,7 @@ def main(argv=None):
     sentences = {s.transcript: s for s in bc.load_sentences()}
     train_speakers = [speaker_of(c["key"], args.seed) for c in train]
     valid_speakers = [speaker_of(c["key"], args.seed) for c in valid]
-    voice = bc.load_voice()
+    voice = bc.Synthesizer()
 
     with tempfile.TemporaryDirectory() as temp:
         out = Path(args.out or temp)

@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from scipy import signal
 import soundfile as sf
 
 import build_corpus as bc
@@ -12,7 +13,8 @@ from char_map import ALPHABET
 from utils import PARTIAL_TAG, partial_path
 
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
-        "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1"]
+        "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1",
+        "--new-engine-speakers", "1"]
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -173,13 +175,28 @@ def test_speaker_plan():
     assert [s.id for s in speakers] == list(range(1000, 1006))
     assert [s.sex for s in speakers].count("F") == 3
     for s in speakers:
-        ranges = bc.FEMALE if s.sex == "F" else bc.MALE
-        assert ranges["formant"][0] <= s.formant_ratio <= ranges["formant"][1]
-        assert ranges["f0_hz"][0] <= s.f0_hz <= ranges["f0_hz"][1]
+        low, high = bc.FORMANT_RATIO[s.voice.sex, s.sex]
+        assert low <= s.formant_ratio <= high
+        assert bc.F0_HZ[s.sex][0] <= s.f0_hz <= bc.F0_HZ[s.sex][1]
         assert bc.RATE[0] <= s.rate <= bc.RATE[1]
     assert bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0) == speakers
     assert bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=1) != speakers
     assert bc.speaker_plan(bc.TRAIN_SET, 3, 1000, seed=0) == speakers[:3]  # per-speaker streams
+
+
+def test_engines_per_set():
+    """Training speakers come from the training engines in about their shares, never the held-out one;
+    validation is piper's; the new-engine set takes the held-out engine's voices in turn."""
+    train = bc.speaker_plan(bc.EXTRA_SET, 400, bc.EXTRA_FIRST_SPEAKER, seed=0)
+    engines = [s.voice.engine for s in train]
+    assert set(engines) == set(bc.TRAIN_ENGINES) and bc.NEW_ENGINE not in engines
+    for engine, share in bc.TRAIN_ENGINES.items():
+        assert abs(engines.count(engine) / len(engines) - share) < 0.08, engine
+    assert {s.voice for s in bc.speaker_plan(bc.VALID_SET, 8, 5000, seed=0)} == set(bc.PIPER_VOICES)
+    new = bc.speaker_plan(bc.NEW_ENGINE_SET, 6, bc.NEW_ENGINE_FIRST_SPEAKER, seed=0)
+    assert [s.voice for s in new] == list(bc.VOICES[bc.NEW_ENGINE]) * 2
+    # a female voice made male needs a lower formant ratio than any same-sex shift
+    assert bc.FORMANT_RATIO["F", "M"][1] < bc.FORMANT_RATIO["M", "M"][0]
 
 
 def test_clip_plan_names():
@@ -195,8 +212,44 @@ def test_clip_plan_names():
 
 @pytest.fixture(scope="module")
 def voice():
-    return bc.load_voice()
+    return bc.Synthesizer()
 
+
+@pytest.mark.parametrize("engine", sorted(bc.VOICES))
+def test_every_engine_speaks_every_voice_alike_each_time(voice, engine):
+    """Each voice's audio is speech-length and the same bytes twice (no engine draws random numbers)."""
+    text = "A stitch in time saves nine."
+    for v in bc.VOICES[engine][:3] + bc.VOICES[engine][-1:]:
+        audio, rate = voice.speak(v, text, 1.0)
+        assert rate >= 8000 and 0.8 < len(audio) / rate < 5.0, v
+        assert 0.05 < np.abs(audio).max() <= 1.0, v
+        assert np.array_equal(voice.speak(v, text, 1.0)[0], audio), v
+    slow, rate = voice.speak(bc.VOICES[engine][0], text, 1.3)
+    assert len(slow) / rate > 1.1 * len(voice.speak(bc.VOICES[engine][0], text, 1.0)[0]) / rate
+
+
+def test_missing_engine_names_the_package(monkeypatch):
+    monkeypatch.setattr(bc.shutil, "which", lambda program: None)
+    assert bc.missing_engines({"piper", "flite", "festival"}) == {
+        "flite": "flite", "festival": bc.ENGINE_PROGRAMS["festival"][1]}
+    with pytest.raises(SystemExit, match=r"engines espeak-ng, festival, flite are not installed; run .apt-get install .*flite"):
+        bc.main(["--out", "unused", *TINY])
+
+
+def test_colour_microphone_keeps_level_near_and_changes_spectrum():
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(bc.SAMPLE_RATE)
+    coloured = bc.colour_microphone(noise, np.random.default_rng(1))
+    assert 0.3 < bc.rms(coloured) / bc.rms(noise) < 3.0
+    bands = np.array_split(np.abs(np.fft.rfft(coloured)) / np.abs(np.fft.rfft(noise)), 40)
+    gains_db = 20 * np.log10([band.mean() for band in bands])
+    assert gains_db.max() - gains_db.min() > 4.0  # peaks of up to 8 dB, not a flat response
+
+
+def test_peaking_filter_gain_at_centre():
+    sos = bc.peaking_filter(1000.0, 6.0, 1.0)
+    freqs, response = signal.sosfreqz(sos, worN=[1000.0, 100.0, 7000.0], fs=bc.SAMPLE_RATE)
+    assert np.allclose(20 * np.log10(np.abs(response)), [6.0, 0.0, 0.0], atol=[0.01, 0.3, 0.3])
 
 def test_synthesize_clip_deterministic_and_replaces_long(voice, monkeypatch):
     speaker = bc.speaker_plan(bc.VALID_SET, 1, 5000, seed=0)[0]
@@ -228,23 +281,44 @@ def transcripts(set_dir):
     return dict(line.split(" ", 1) for line in lines)
 
 
+def fake_ktuberling(folder):
+    """Two words in ktuberling's naming, one with a theme prefix, as 44.1 kHz stereo Ogg Vorbis."""
+    folder.mkdir()
+    tone = np.sin(np.arange(44100) / 7.0)[:, None] * [0.3, 0.2]
+    for name in ("ball", "moon_fallingstar"):
+        sf.write(folder / f"{name}.ogg", tone, 44100, format="OGG", subtype="VORBIS")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus") / "LibriSpeech"
+    base = tmp_path_factory.mktemp("corpus")
+    TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling"))])
+    out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
 
 
+def test_real_words_copied_with_their_words(tiny):
+    chapter = tiny / bc.REAL_WORDS_SET / "9000" / "900001"
+    assert read_lines(chapter / "9000-900001.trans.txt") == ["9000-900001-0000 BALL",
+                                                             "9000-900001-0001 FALLING STAR"]
+    info = sf.info(chapter / "9000-900001-0001.flac")
+    assert (info.samplerate, info.channels) == (bc.SAMPLE_RATE, 1) and abs(info.duration - 1.0) < 0.01
+
+
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-more",
-        "synth-valid"]
-    flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac"))
+        "SPEAKERS.TXT", "real-words", "synth-lm-text.txt", "synth-train", "synth-train-extra",
+        "synth-train-more", "synth-valid", "synth-valid-new-engine"]
+    flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac")
+                   if not p.is_relative_to(tiny / bc.REAL_WORDS_SET))
     assert flacs == [
         "synth-train-extra/6000/600001/6000-600001-0000.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
+        "synth-valid-new-engine/8000/800001/8000-800001-0000.flac",
         "synth-valid/5000/500001/5000-500001-0000.flac", "synth-valid/5001/500101/5001-500101-0000.flac"]
     assert not list(tiny.rglob("*" + PARTIAL_TAG + "*"))
     for flac in tiny.rglob("*.flac"):
@@ -267,12 +341,13 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 6
+    assert len(rows) == 7
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M"}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
-    assert table[6000][1] == bc.EXTRA_SET
-    assert all(minutes > 0 and name.startswith("synth formant=") for *_, minutes, name in table.values())
+    assert table[6000][1] == bc.EXTRA_SET and table[8000][1] == bc.NEW_ENGINE_SET
+    assert table[8000][3].startswith(bc.VOICES[bc.NEW_ENGINE][0].label + " formant=")
+    assert all(minutes > 0 and re.match(r"[a-z-]+:\S+ formant=", name) for *_, minutes, name in table.values())
 
 
 def test_validation_text_held_out(tiny):
@@ -284,6 +359,8 @@ def test_validation_text_held_out(tiny):
     assert not set(valid.values()) & (set(train.values()) | set(more.values()))
     assert not set(more.values()) & set(train.values())
     assert not set(valid.values()) & lm_text
+    new_engine = transcripts(tiny / bc.NEW_ENGINE_SET)
+    assert len(new_engine) == 1 and not set(new_engine.values()) & lm_text
     assert set(train.values()) | set(more.values()) <= lm_text
     assert len(lm_text) > 30000
     # sentences too long or too short to speak still teach the LM
