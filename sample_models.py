@@ -10,9 +10,6 @@ The per-timestep Dense layers of the 2017 notebook were wrapped in ``TimeDistrib
 ``Dense`` applied to a (batch, time, features) tensor already acts on every time step with shared
 weights, which is what that wrapper meant; the wrapper itself mis-infers shapes when the sequence length
 changes from batch to batch in Keras 3.15, so these models use ``Dense`` directly.
-
-The bodies of the models a student writes (1-4 and the final model) lie between ``### BEGIN SOLUTION``
-and ``### END SOLUTION``: ``student_edition.py`` replaces each with a ``NotImplementedError``.
 """
 import functools
 import inspect
