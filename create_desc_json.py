@@ -1,4 +1,4 @@
-"""Describe a LibriSpeech-layout folder as JSON lines, and convert its FLAC clips to WAV.
+"""Describe LibriSpeech-layout folders as one JSON-lines corpus description (flac_to_wav.sh converts FLAC to WAV).
 
 Usage (from the project root):
 
@@ -221,7 +221,8 @@ def write_json_lines(entries, out_path):
 
 def main(argv=None):
     """Command line entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("data_dir", nargs="+", help="LibriSpeech folders, e.g. LibriSpeech/dev-clean")
     parser.add_argument("out_json", help="where to write the JSON lines, e.g. valid_corpus.json")
     args = parser.parse_args(argv)

@@ -7,15 +7,18 @@ model trained in one notebook session reuses them), and groups clips of similar 
 little of each batch is padding. Every clip is visited once per epoch, the last short batch included,
 unless ``clips_per_epoch`` caps an epoch of a large training set (then each is visited in turn).
 """
+import hashlib
 import json
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 
 import utils
 from char_map import ALPHABET, text_to_int_sequence
-from utils import AudioError, calc_feat_dim, mfcc_from_file, spectrogram_from_file
+from utils import AudioError, atomic_write, calc_feat_dim, mfcc_of, spectrogram_of
+from utils import mfcc_from_file, spectrogram_from_file  # noqa: F401  (bench/train_speed.py uses them from here)
 
 RNG_SEED = 123  # the order of batches and the clips used for normalisation are reproducible
 NORMALIZE_EPSILON = 1e-14
@@ -27,8 +30,25 @@ TIME_MASKS = 2          # stretches of time blanked per clip
 TIME_MASK_FRAMES = 20   # each at most 20 frames (200 ms) ...
 TIME_MASK_SHARE = 0.1   # ... and at most this fraction of the clip
 
+NORM_SUFFIX = ".norm.npz"  # a model's normalisation statistics: results/model_end.h5 -> model_end.norm.npz
+
 # features of every clip featurized in this process, keyed by file identity and feature settings
 _FEATURE_CACHE = {}
+
+
+def normalisation_path(model_path):
+    """Where a model's normalisation statistics are kept: results/model_end.h5 -> results/model_end.norm.npz."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + NORM_SUFFIX)
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes, in hex: which corpus description a model's statistics came from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _cache_key(path, settings):
@@ -243,14 +263,42 @@ class AudioGenerator:
         key = _cache_key(audio_clip, settings) if os.path.exists(audio_clip) else None
         if key is not None and key in _FEATURE_CACHE:
             return _FEATURE_CACHE[key]
-        if self.spectrogram:
-            feature = spectrogram_from_file(audio_clip, step=self.step, window=self.window,
-                                            max_freq=self.max_freq)
-        else:
-            feature = mfcc_from_file(audio_clip, mfcc_dim=self.mfcc_dim, step=self.step)
+        feature = self.featurize_audio(utils.load_audio(audio_clip), name=audio_clip)
         if key is not None:
             _FEATURE_CACHE[key] = feature
         return feature
+
+    def featurize_audio(self, audio, name="the clip"):
+        """Features of mono samples at ``utils.SAMPLE_RATE``: shape (frames, feat_dim), not cached.
+        ``name`` is how an error message calls the clip."""
+        if self.spectrogram:
+            return spectrogram_of(audio, step=self.step, window=self.window, max_freq=self.max_freq, name=name)
+        return mfcc_of(audio, mfcc_dim=self.mfcc_dim, step=self.step, name=name)
+
+    @property
+    def feature_kind(self):
+        """'spectrogram' or 'mfcc13' (with the number of coefficients): what the statistics describe."""
+        return "spectrogram" if self.spectrogram else f"mfcc{self.mfcc_dim}"
+
+    def save_normalisation(self, model_path, train_json):
+        """Write the statistics beside a model (``normalisation_path``), with the feature kind and the
+        training description they came from (its path and SHA-256), in one atomic write."""
+        atomic_write(normalisation_path(model_path), lambda temp: np.savez(
+            temp, mean=self.feats_mean, std=self.feats_std, features=np.array(self.feature_kind),
+            train_digest=np.array(file_digest(train_json)), train_json=np.array(str(train_json))))
+
+    def load_normalisation(self, model_path):
+        """Set the statistics saved beside a model; returns the saved record as a dict of arrays
+        (mean, std, features, train_digest, train_json). Raises ValueError, naming the file, where
+        it holds statistics of other features."""
+        path = normalisation_path(model_path)
+        with np.load(path) as saved:
+            record = {name: saved[name] for name in saved.files}
+        if str(record["features"]) != self.feature_kind:
+            raise ValueError(f"{path} holds the statistics of {record['features']} features, not "
+                             f"{self.feature_kind}; pass the features the model was trained on (--features)")
+        self.feats_mean, self.feats_std = record["mean"], record["std"]
+        return record
 
     def normalize(self, feature, eps=NORMALIZE_EPSILON):
         """Scale features to zero mean, unit variance with the training set's statistics."""

@@ -310,9 +310,9 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
         optimizer.build(model.trainable_variables)
     copy_chief_weights(strategy, model, is_chief)
 
-    audio_gen = load_corpus(train_json or train_utils.DEFAULTS["train_json"],
-                            valid_json or train_utils.DEFAULTS["valid_json"], minibatch_size, spectrogram,
-                            mfcc_dim, model.output_length, bool(verbose) and is_chief)
+    train_json = train_json or train_utils.DEFAULTS["train_json"]
+    audio_gen = load_corpus(train_json, valid_json or train_utils.DEFAULTS["valid_json"], minibatch_size,
+                            spectrogram, mfcc_dim, model.output_length, bool(verbose) and is_chief)
     check_same_corpus(strategy, audio_gen)
     train_step, valid_step = make_steps(strategy, model, optimizer, feat_dim)
 
@@ -320,7 +320,7 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
     pickle_file, model_file = results / pickle_path, results / save_model_path
     features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
     history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": spec,
-               "features": features, "epochs_planned": epochs}
+               "features": features, "epochs_planned": epochs, "train_json": str(train_json)}
     talk = bool(verbose) and is_chief
     if talk:
         print(f"{num_workers} workers: training {len(audio_gen.train_audio_paths)} clips, validating on "
@@ -346,6 +346,7 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
         history["epoch_seconds"].append(round(seconds, 2))
         if is_chief:
             save_model_file(model, model_file)
+            audio_gen.save_normalisation(model_file, train_json)  # the statistics belong to the model
             save_history(history, pickle_file)  # last: it marks the epoch as done
         if talk:
             print(f"Epoch {epoch + 1}/{epochs} - {seconds:.0f}s - loss: {loss:.4f} - val_loss: {val_loss:.4f}",
@@ -359,21 +360,22 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
 # ------------------------------------------------------------------------------------------ command line
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Train one model on several machines; run the same command "
-                                                 "on each machine with its own --worker-index.")
+                                                 "on each machine with its own --worker-index.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--worker-index", type=int, required=True, help="this machine's place in --workers")
     parser.add_argument("--workers", required=True, help="host:port of every worker, comma separated")
     parser.add_argument("--model-spec", required=True,
                         help='a sample_models build_spec as JSON: {"function": ..., "kwargs": {...}}')
     parser.add_argument("--pickle-path", required=True, help="history file name, in the results folder")
     parser.add_argument("--save-model-path", required=True, help="model file name (.h5), in the results folder")
-    parser.add_argument("--train-json", default=None)
-    parser.add_argument("--valid-json", default=None)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--train-json", default=None, help="training corpus description (None: train_corpus.json)")
+    parser.add_argument("--valid-json", default=None, help="validation corpus description (None: valid_corpus.json)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs to train")
     parser.add_argument("--minibatch-size", type=int, default=20, help="clips per batch on each worker")
     parser.add_argument("--mfcc", action="store_true", help="MFCC features instead of the spectrogram")
-    parser.add_argument("--mfcc-dim", type=int, default=13)
-    parser.add_argument("--results-dir", default=None)
-    parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--mfcc-dim", type=int, default=13, help="MFCC coefficients per frame, with --mfcc")
+    parser.add_argument("--results-dir", default=None, help="where the files go (None: results)")
+    parser.add_argument("--verbose", type=int, default=1, help="1: a line per epoch; 0: quiet")
     return parser.parse_args(argv)
 
 

@@ -49,6 +49,21 @@ def read_sentences(path):
         return [words for words in map(words_of, lines) if words]
 
 
+def package_sentences():
+    """The default corpus' language model text, built from the text packages requirements.txt installs:
+    one list of words per line, exactly as ``build_corpus.py`` with its default arguments writes
+    ``synth-lm-text.txt`` (every clean sentence but the validation set's). A few seconds."""
+    import build_corpus
+
+    defaults = build_corpus.parse_args([])
+    valid, _, _ = build_corpus.assign_sentences(
+        build_corpus.load_sentences(), defaults.seed, defaults.valid_speakers * defaults.valid_utts,
+        defaults.train_speakers * defaults.train_utts, defaults.max_words,
+        defaults.more_speakers * defaults.more_utts)
+    text = build_corpus.lm_text(build_corpus.clean_sentences(), valid)
+    return [words for words in map(words_of, text.splitlines()) if words]
+
+
 def _ney_discount(counts):
     """D = n1 / (n1 + 2 n2) from a Counter of (adjusted) counts; clamped to a usable range."""
     histogram = Counter(counts.values())
@@ -190,7 +205,8 @@ def _arpa_unigrams(path, limit=None):
                 if word not in (BOS, EOS, UNK):
                     words.append(word)
     if not words:
-        raise ValueError(f"{path}: no \\1-grams: section found; is it an ARPA file?")
+        raise LMFileError(f"{path}: no \\1-grams: section found, so it is no ARPA file; pass an ARPA file, a "
+                          "KenLM binary model, or the LM's training text (any other file name)")
     return words
 
 
@@ -205,30 +221,61 @@ def _arpa_is_upper_case(path, sample=200):
     return sum(w.isupper() for w in words) > len(words) / 2
 
 
+class LMFileError(ValueError):
+    """A language model file that cannot be used; the message names the file and the fix."""
+
+
+KENLM_BINARY_MAGIC = b"mmap lm "  # how every file KenLM's build_binary writes begins
+
+
+def is_kenlm_binary(path):
+    """True where ``path`` starts as KenLM's binary format does (whatever its name ends with)."""
+    with open(path, "rb") as f:
+        return f.read(len(KENLM_BINARY_MAGIC)) == KENLM_BINARY_MAGIC
+
+
+def vocabulary_path(path):
+    """Where the word list of a KenLM binary model is looked for: ``lm/model.bin`` -> ``lm/model.vocab``."""
+    return Path(path).with_suffix(".vocab")
+
+
 class KenLMWordLM:
     """An ARPA or KenLM binary model through ``kenlm``, with NgramLM's decoder interface.
 
     kenlm cannot list a model's words, so the vocabulary comes from the ARPA file's unigrams or, for a
-    binary model, from ``vocabulary`` (one word a line in a text file, or a list). Words are looked up
-    in the case given: LibriSpeech's published models are upper case, so ``upper_case=True`` for them.
+    binary model, from ``vocabulary`` (a list, or a text file of words separated by white space;
+    default ``vocabulary_path(path)``). Words are looked up in the case given: LibriSpeech's published
+    models are upper case, so ``upper_case=True`` for them. Raises ``LMFileError`` for a file kenlm
+    cannot load or a binary model without its word list.
     """
 
     def __init__(self, path, vocabulary=None, upper_case=False):
-        import kenlm
-
-        self._kenlm = kenlm
-        self.model = kenlm.Model(str(path))
-        self.order = self.model.order
-        self.upper_case = upper_case
-        if vocabulary is None:
-            try:
-                vocabulary = arpa_vocabulary(path)
-            except (UnicodeDecodeError, ValueError) as err:
-                raise ValueError(f"{path}: cannot read the vocabulary ({err}); for a binary model pass a "
-                                 "word list (one word a line)") from err
-        elif isinstance(vocabulary, (str, Path)):
+        if vocabulary is None and is_kenlm_binary(path):
+            vocabulary = vocabulary_path(path)
+            if not vocabulary.exists():
+                raise LMFileError(f"{path}: a KenLM binary model does not list its words, and the decoder needs "
+                                  f"them; write them one a line to {vocabulary} (the unigrams of the ARPA file "
+                                  "it was built from), or pass that ARPA file instead")
+        elif vocabulary is None:
+            vocabulary = arpa_vocabulary(path)
+        if isinstance(vocabulary, (str, Path)):
             vocabulary = Path(vocabulary).read_text(encoding="utf-8").split()
         self.vocabulary = sorted({w.lower() for w in vocabulary if set(w.lower()) <= WORD_CHARS})
+        try:
+            import kenlm
+        except ImportError as err:
+            raise LMFileError(f"{path}: ARPA and KenLM binary models need the kenlm package "
+                              "(.venv/bin/pip install kenlm), or pass the LM's training text") from err
+        self._kenlm = kenlm
+        config = kenlm.Config()
+        config.show_progress = False  # its progress bar on stderr says nothing a user needs
+        try:
+            self.model = kenlm.Model(str(path), config)
+        except OSError as err:  # kenlm's only error type: unreadable, truncated, or not a model at all
+            raise LMFileError(f"{path}: kenlm cannot load it ({err}); pass an ARPA file, a binary that "
+                              "KenLM's build_binary wrote, or the LM's training text") from err
+        self.order = self.model.order
+        self.upper_case = upper_case
 
     def _key(self, word):
         return word.upper() if self.upper_case and word not in (BOS, EOS, UNK) else word
@@ -253,9 +300,24 @@ class KenLMWordLM:
 
 
 def load(path, order=ORDER):
-    """A language model from a file: ``.arpa``/``.arpa.gz``/``.bin`` through kenlm, any other as training text."""
+    """A language model from a file: ``.arpa``/``.arpa.gz``, or a KenLM binary (by its first bytes, or named
+    ``.bin``/``.binary``/``.klm``), through kenlm; any other file as training text for ``NgramLM``.
+
+    Raises ``LMFileError``, naming the file and the fix, for a missing or unusable file.
+    """
     name = str(path).lower()
-    if name.endswith((".arpa", ".arpa.gz", ".bin", ".binary", ".klm")):
-        return KenLMWordLM(path, upper_case=_arpa_is_upper_case(path) if ".arpa" in name else False)
-    return NgramLM(read_sentences(path), order=order)
+    if not Path(path).is_file():
+        raise LMFileError(f"{path}: language model not found; pass --lm with its training text or an ARPA file")
+    if name.endswith((".arpa", ".arpa.gz")):
+        return KenLMWordLM(path, upper_case=_arpa_is_upper_case(path))
+    if name.endswith((".bin", ".binary", ".klm")) or is_kenlm_binary(path):
+        return KenLMWordLM(path)
+    try:
+        sentences = read_sentences(path)
+    except UnicodeDecodeError as err:
+        raise LMFileError(f"{path}: not UTF-8 text ({err}); pass the LM's training text, an ARPA file or a "
+                          "KenLM binary model") from err
+    if not sentences:
+        raise LMFileError(f"{path}: no words to train a language model on; pass the LM's training text")
+    return NgramLM(sentences, order=order)
 

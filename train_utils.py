@@ -6,7 +6,10 @@
   description, whose statistics normalise the features), ``epoch_seconds``, ``learning_rate`` (the
   rate each epoch ended with) and ``stopped`` (None, or why training stopped early);
 - ``<save_model_path>``: the whole model (legacy HDF5), so ``load_weights`` on a freshly built model of
-  the same architecture reproduces the trained one.
+  the same architecture reproduces the trained one;
+- ``<model>.norm.npz`` beside it (``data_generator.normalisation_path``): the mean and standard deviation
+  its input features were scaled by, which belong to the model as its weights do (transcribe.py reads
+  them, whatever corpus is on disk later).
 An interrupted run picks up at the last finished epoch when it is started again with the same call.
 """
 import contextlib
@@ -28,7 +31,7 @@ from utils import atomic_write
 
 # Keras logs a warning at every legacy-HDF5 save; the .h5 format is what the project promises
 logging.getLogger("absl").setLevel(logging.ERROR)
-from data_generator import AudioGenerator
+from data_generator import AudioGenerator, normalisation_path
 
 RESULTS_DIR = os.environ.get("VUI_RESULTS_DIR", "results")
 LOG_EPSILON = 1e-7  # floor under the softmax output before the log, as Keras 2's ctc_batch_cost did
@@ -189,8 +192,9 @@ def restore_optimizer_state(optimizer, model, path):
 class EpochLog(keras.callbacks.Callback):
     """After each epoch: append the losses, write the weights and the history, print one line."""
 
-    def __init__(self, history, pickle_file, model_file, total_epochs, verbose):
+    def __init__(self, history, pickle_file, model_file, total_epochs, verbose, audio_gen=None, train_json=None):
         super().__init__()
+        self.audio_gen, self.train_json = audio_gen, train_json  # whose statistics go beside the weights
         self.history_dict = history
         self.pickle_file = pickle_file
         self.model_file = model_file
@@ -228,6 +232,8 @@ class EpochLog(keras.callbacks.Callback):
         rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)  # a MirroredVariable too
         self.history_dict.setdefault("learning_rate", []).append(float(rate))
         save_model_file(self.model, self.model_file)
+        if self.audio_gen is not None:
+            self.audio_gen.save_normalisation(self.model_file, self.train_json)
         save_optimizer_state(self.model.optimizer, _optimizer_state_path(self.model_file))
         save_history(self.history_dict, self.pickle_file)  # last: it marks the epoch as done
         if self.verbose:
@@ -340,6 +346,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
         initial_epoch = 0
         if history is not None:
             model.load_weights(model_file)
+            if normalisation_path(model_file).exists():  # go on with the statistics it was trained with
+                audio_gen.load_normalisation(model_file)
             restored = restore_optimizer_state(model.optimizer, model, _optimizer_state_path(model_file))
             initial_epoch = len(history["loss"])
             print(f"resuming {save_model_path} after epoch {initial_epoch} of {epochs}"
@@ -361,7 +369,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
                  else f"{n_train} clips")
         print(f"training {heard}, validating on {len(audio_gen.valid_audio_paths)}, "
               f"batches of {minibatch_size}")
-    log = EpochLog(history, pickle_file, model_file, epochs, verbose)
+    log = EpochLog(history, pickle_file, model_file, epochs, verbose, audio_gen, train_json)
     model.fit(audio_gen.dataset("train", output_length), validation_data=audio_gen.dataset("valid", output_length),
               epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False, callbacks=[log, *callbacks])
     if model is not input_to_softmax:

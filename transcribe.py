@@ -1,30 +1,30 @@
 """Transcribe audio files with a trained acoustic model, or measure it on a whole corpus description.
 
-    python transcribe.py AUDIO...                     one line per file: the file, a tab, the transcript
-    python transcribe.py --corpus valid_corpus.json   the same for every clip, then one line with WER and CER
+    .venv/bin/python transcribe.py AUDIO...                     one line per file: the file, a tab, the transcript
+    .venv/bin/python transcribe.py --corpus valid_corpus.json   the same for every clip, then WER and CER
 
-Any format soundfile reads, any sample rate or channel count. Options:
-    --model results/model_end.h5    the trained model; the .pickle beside it names its architecture and features
-    --features spectrogram|mfcc     override the pickle's feature kind
-    --decoder greedy|beam|lm|lexicon  default lm (beam search with the word language model, free to spell
-                                    words it never saw), or beam where the LM text is missing; lexicon: the
-                                    same LM, writing only its words
-    --lm PATH                       LM training text (default LibriSpeech/synth-lm-text.txt), or an ARPA /
-                                    KenLM binary model (.arpa, .arpa.gz, .bin), loaded through kenlm
-    --train-json PATH               the training corpus, for the normalisation statistics (see below;
-                                    default: the one the model's pickle names, else train_corpus.json)
-A file that cannot be transcribed (missing, unreadable, empty, silent, too short) gets a message on stderr
-naming it and what to do; the other files still print. Exit status 1 if any file failed, else 0.
+Any format soundfile reads, any sample rate or channel count, any length: a recording longer than the
+training clips (``MAX_WINDOW_S``) is cut at its quietest moments into windows no longer than they were,
+read as a stream, and the windows' transcripts are joined. Run it from any folder: the default model is
+the project's ``results/model_end.h5``.
 
-Normalisation: the model was trained on features scaled by the training set's mean and standard deviation
-(``AudioGenerator.load_train_data``, on the description its pickle names), so every clip here is scaled
-by the same numbers.
-They are computed from ``--train-json`` when it exists and cached beside the model
-(``results/model_end.norm.npz``), so a copy with only the committed results still transcribes.
+The default decoder, lm, needs the word language model's text. Where ``--lm`` is not given and the corpus'
+``LibriSpeech/synth-lm-text.txt`` is not there, the same text is built from the two text packages
+requirements.txt installs (``language_model.package_sentences``, a few seconds), rather than shipped
+under results/: it is the text the default corpus build writes, byte for byte, it stays in step with
+build_corpus.py, and it adds no megabytes to the repository.
+
+Normalisation: the model was trained on features scaled by its training set's mean and standard
+deviation; they are saved beside it when it is trained (``results/model_end.norm.npz``) and used as they
+are. A corpus on disk whose description differs from the one they came from is reported, never used
+to refit them, and nothing under results/ is written.
+
+A file that cannot be transcribed (missing, empty, undecodable, silent, too short) gets a message on
+stderr naming it and what to do; the other files still print. Exit status 1 if any file failed, 2 for
+a problem with the model, the language model or the corpus description, else 0.
 """
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -33,16 +33,17 @@ import sys
 import time
 from pathlib import Path
 
-import utils  # first: it sets TensorFlow's log level before Keras loads
+import utils  # first: it quiets TensorFlow's loading before anything imports it
 import numpy as np
 
-from utils import AudioError, atomic_write
+from utils import AudioError
 
-DEFAULT_MODEL = "results/model_end.h5"
-DEFAULT_LM = "LibriSpeech/synth-lm-text.txt"
+DEFAULT_MODEL = str(utils.PROJECT_DIR / "results" / "model_end.h5")
+DEFAULT_LM = str(utils.PROJECT_DIR / "LibriSpeech" / "synth-lm-text.txt")
 DEFAULT_TRAIN_JSON = "train_corpus.json"
 SILENCE_DBFS = -60.0  # dB re full scale: a clip whose loudest sample is quieter holds nothing to transcribe
-SPECTROGRAM_WINDOW_MS, MFCC_WINDOW_MS = 20, 25  # one analysis window: the shortest clip with a feature frame
+MAX_WINDOW_S = 10.0  # s: the longest training clip (build_corpus.MAX_CLIP_S), so the longest window decoded
+MIN_CUT_S = 5.0  # s: a long recording is cut at its quietest 10 ms between this and MAX_WINDOW_S into a window
 DECODERS = ("greedy", "beam", "lm", "lexicon")
 
 
@@ -66,11 +67,16 @@ def load_acoustic_model(model_path, features=None):
     if not pickle_path.exists():
         raise UsageError(f"{pickle_path}: not found; it says how to rebuild {model_path.name} (train_utils "
                          "writes it beside the weights): copy it next to the model")
-    with open(pickle_path, "rb") as f:
-        history = pickle.load(f)
+    try:
+        with open(pickle_path, "rb") as f:
+            history = pickle.load(f)
+        build = history["build"]
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, AttributeError) as err:
+        raise UsageError(f"{pickle_path}: cannot read the model's history ({err!r}); restore it from the "
+                         "repository, or retrain the model") from err
     import sample_models
 
-    model = sample_models.build_from_spec(history["build"])
+    model = sample_models.build_from_spec(build)
     model.load_weights(model_path)
     saved = history.get("features") or {"spectrogram": True, "mfcc_dim": None}
     spectrogram = saved["spectrogram"] if features is None else features == "spectrogram"
@@ -81,16 +87,6 @@ def load_acoustic_model(model_path, features=None):
         raise UsageError(f"{model_path} takes {model.input_shape[-1]} features per frame, not {given} "
                          f"({expected}): use --features {other}")
     return model, spectrogram, int(mfcc_dim), history.get("train_json")
-
-
-def norm_cache_path(model_path):
-    """Where a model's normalisation statistics are cached: results/model_end.h5 -> results/model_end.norm.npz."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.stem + ".norm.npz")
-
-
-def _feature_key(spectrogram, mfcc_dim):
-    return "spectrogram" if spectrogram else f"mfcc{mfcc_dim}"
 
 
 def resolve_clip_path(key, desc_file):
@@ -111,33 +107,37 @@ def fit_normalisation(audio_gen, train_json):
     return audio_gen.feats_mean, audio_gen.feats_std
 
 
-def load_normalisation(audio_gen, model_path, train_json=DEFAULT_TRAIN_JSON, spectrogram=True, mfcc_dim=13):
-    """Set ``audio_gen``'s statistics from the cache beside the model, or from ``train_json`` (and cache them).
+def load_normalisation(audio_gen, model_path, train_json=DEFAULT_TRAIN_JSON):
+    """Set ``audio_gen``'s statistics to the model's own (``data_generator.normalisation_path``): "saved".
 
-    The cache is used while it was made from the same training description (same SHA-256) and feature
-    kind; with no training description at hand any cache of the right feature kind is used.
+    A training description on disk that differs from the one they came from (SHA-256) is reported on
+    stderr, and the saved statistics are used all the same: they are what the model learnt with. Only a
+    model trained before its statistics were saved with it has them computed from ``train_json``, in
+    memory ("computed"). Nothing is written.
     """
-    cache = norm_cache_path(model_path)
-    kind = _feature_key(spectrogram, mfcc_dim)
-    digest = hashlib.sha256(Path(train_json).read_bytes()).hexdigest() if Path(train_json).exists() else None
-    if cache.exists():
-        with np.load(cache) as saved:
-            if str(saved["features"]) == kind and (digest is None or str(saved["train_digest"]) == digest):
-                audio_gen.feats_mean, audio_gen.feats_std = saved["mean"], saved["std"]
-                return "cache"
-    if digest is None:
-        raise UsageError(f"no normalisation statistics for {model_path}: {cache} is missing (or is for other "
-                         f"features) and the training description {train_json} is not there; pass "
-                         "--train-json with the corpus the model was trained on")
+    from data_generator import file_digest, normalisation_path
+
+    saved = normalisation_path(model_path)
+    if saved.exists():
+        try:
+            record = audio_gen.load_normalisation(model_path)
+        except (ValueError, KeyError, OSError) as err:
+            raise UsageError(f"{saved}: unusable normalisation statistics ({err}); restore the file from the "
+                             "repository (git checkout) or retrain the model") from err
+        if Path(train_json).is_file() and file_digest(train_json) != str(record["train_digest"]):
+            print(f"note: {train_json} is not the corpus description {Path(model_path).name} was trained on "
+                  f"({record['train_json']}); its saved statistics ({saved}) are used", file=sys.stderr)
+        return "saved"
+    if not Path(train_json).is_file():
+        raise UsageError(f"no normalisation statistics for {model_path}: {saved} is missing and the training "
+                         f"description {train_json} is not there; pass --train-json with the corpus the "
+                         "model was trained on")
     try:
-        mean, std = fit_normalisation(audio_gen, train_json)
+        fit_normalisation(audio_gen, train_json)
     except (AudioError, ValueError) as err:
         raise UsageError(f"cannot compute the normalisation statistics from {train_json}: {err}") from err
-    try:
-        atomic_write(cache, lambda temp: np.savez(temp, mean=mean, std=std, features=np.array(kind),
-                                                  train_digest=np.array(digest), train_json=np.array(str(train_json))))
-    except OSError as err:  # a read-only results folder: transcribe anyway, just without the cache
-        print(f"note: could not cache the normalisation statistics in {cache} ({err})", file=sys.stderr)
+    print(f"note: {saved} not found (train_utils writes it as it trains a model): statistics computed from "
+          f"{train_json}", file=sys.stderr)
     return "computed"
 
 
@@ -148,39 +148,112 @@ def load_transcriber(model_path, train_json=None, features=None):
     from data_generator import AudioGenerator
 
     model, spectrogram, mfcc_dim, trained_on = load_acoustic_model(model_path, features)
-    train_json = train_json or trained_on or DEFAULT_TRAIN_JSON
+    if train_json is None:  # the name the history records, in this folder or else in the project's
+        name = trained_on or DEFAULT_TRAIN_JSON
+        train_json = name if Path(name).exists() else str(utils.PROJECT_DIR / name)
     audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
-    load_normalisation(audio_gen, model_path, train_json, spectrogram, mfcc_dim)
+    load_normalisation(audio_gen, model_path, train_json)
     return model, audio_gen
 
 
 # ------------------------------------------------------------------------------------------ one clip
-def check_clip(path, spectrogram=True):
-    """Raise AudioError, naming the file and the fix, for a clip with nothing to transcribe."""
-    audio = utils.load_audio(path)  # missing, undecodable or empty files raise here
-    window_ms = SPECTROGRAM_WINDOW_MS if spectrogram else MFCC_WINDOW_MS
-    if len(audio) < utils.SAMPLE_RATE * window_ms / 1000:
-        raise AudioError(f"{path}: {1000 * len(audio) / utils.SAMPLE_RATE:.1f} ms of audio is shorter than one "
-                         f"{window_ms} ms analysis window; record at least a second of speech")
-    peak = float(np.max(np.abs(audio)))
-    level = 20 * math.log10(peak) if peak > 0 else -math.inf
+def shortest_clip_samples(model, audio_gen):
+    """The fewest samples (at ``utils.SAMPLE_RATE``) of a clip this model can transcribe.
+
+    One output frame is the least a transcript needs, and it should come from a whole input window
+    of the model's first layer, not from padding: ``receptive`` feature frames (the first convolution's
+    kernel, 1 for a recurrent model), and the audio those frames span. For the final model (kernel 11,
+    MFCCs of 25 ms every 10 ms) that is 0.125 s.
+    """
+    spec = getattr(model, "build_spec", None) or {}
+    receptive = max(1, int(spec.get("kwargs", {}).get("kernel_size", 1)))
+    if model.output_length(receptive) < 1:  # a model that strides past its kernel: ask it for one frame
+        receptive = next(n for n in range(receptive, 10 * receptive + 100) if model.output_length(n) >= 1)
+    window_ms = audio_gen.window if audio_gen.spectrogram else utils.MFCC_WINDOW_MS
+    return int(utils.SAMPLE_RATE * 0.001 * (window_ms + (receptive - 1) * audio_gen.step))
+
+
+def peak_dbfs(audio):
+    """The loudest sample's level in dB re full scale (-inf for digital silence)."""
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def check_audio(path, audio, shortest):
+    """Raise AudioError, naming the file and the fix, for audio with nothing to transcribe: shorter than
+    ``shortest`` samples, or silent (below SILENCE_DBFS)."""
+    if len(audio) < shortest:
+        raise AudioError(f"{path}: {1000 * len(audio) / utils.SAMPLE_RATE:.0f} ms of audio is too short for "
+                         f"this model, which needs at least {1000 * shortest / utils.SAMPLE_RATE:.0f} ms; "
+                         "record a longer clip")
+    level = peak_dbfs(audio)
     if level < SILENCE_DBFS:
         raise AudioError(f"{path}: the clip is silent (loudest sample {level:.0f} dBFS, below "
                          f"{SILENCE_DBFS:.0f} dBFS); check the microphone or the recording level")
 
 
-def clip_probabilities(model, audio_gen, path):
-    """The model's per-frame character probabilities for one file: (output frames, 29) array."""
-    check_clip(path, audio_gen.spectrogram)
-    features = audio_gen.normalize(audio_gen.featurize(path)).astype(np.float32)
+def audio_probabilities(model, audio_gen, audio, name):
+    """The model's per-frame character probabilities for mono samples: (output frames, 29) array."""
+    features = audio_gen.normalize(audio_gen.featurize_audio(audio, name=name)).astype(np.float32)
     frames = model.output_length(features.shape[0])
-    if frames is None or frames < 1:
-        seconds = features.shape[0] * audio_gen.step / 1000
-        raise AudioError(f"{path}: {seconds:.2f} s of audio is too short for this model ({features.shape[0]} "
-                         "feature frames give no output frame); record a longer clip")
     # one clip at a time, unpadded: padding would change what the backward recurrent layers see
     probs = np.asarray(_forward(model)(features[None]))[0]
     return probs[:frames]
+
+
+def clip_probabilities(model, audio_gen, path):
+    """The model's per-frame character probabilities for one whole file (a training-length clip):
+    (output frames, 29) array. AudioError for a file with nothing to transcribe."""
+    audio = utils.load_audio(path)  # missing, empty or undecodable files raise here
+    check_audio(path, audio, shortest_clip_samples(model, audio_gen))
+    return audio_probabilities(model, audio_gen, audio, path)
+
+
+def quiet_cut(audio, low, high):
+    """The sample index in [low, high) at the start of the quietest 10 ms (lowest energy) there."""
+    hop = int(0.001 * utils.STEP_MS * utils.SAMPLE_RATE)
+    frames = (high - low) // hop
+    energy = np.square(audio[low:low + frames * hop].reshape(frames, hop)).sum(axis=1)
+    return low + hop * int(np.argmin(energy))
+
+
+def windows(path, max_seconds=MAX_WINDOW_S, min_seconds=MIN_CUT_S):
+    """The audio of a file in windows of at most ``max_seconds``, each cut at the quietest 10 ms between
+    ``min_seconds`` and ``max_seconds`` from its start (a pause between words, where there is one).
+    A file no longer than ``max_seconds`` is one window, read as training read it (``utils.load_audio``);
+    a longer one is read as a stream (``utils.audio_blocks``), so memory stays bounded."""
+    with utils.open_audio(path) as sound:
+        seconds = sound.frames / sound.samplerate
+    if seconds <= max_seconds:
+        yield utils.load_audio(path)
+        return
+    longest, shortest = int(max_seconds * utils.SAMPLE_RATE), int(min_seconds * utils.SAMPLE_RATE)
+    buffer = np.zeros(0, dtype=np.float32)
+    for block in utils.audio_blocks(path, block_seconds=max_seconds):
+        buffer = np.concatenate([buffer, block])
+        while len(buffer) > longest:
+            cut = quiet_cut(buffer, shortest, longest)
+            yield buffer[:cut]
+            buffer = buffer[cut:]
+    if len(buffer):
+        yield buffer
+
+
+def transcribe_clip(model, audio_gen, path, decode):
+    """The transcript of one file of any length: its ``windows`` decoded one by one and joined; silent
+    windows and a too-short last window are passed over. AudioError where nothing can be transcribed."""
+    shortest = shortest_clip_samples(model, audio_gen)
+    texts, total, loudest = [], 0, -math.inf
+    for window in windows(path):
+        total += len(window)
+        loudest = max(loudest, peak_dbfs(window))
+        if len(window) < shortest or peak_dbfs(window) < SILENCE_DBFS:
+            continue
+        probs = audio_probabilities(model, audio_gen, window, path)
+        texts.append(decode(probs, len(probs)))
+    if not texts:  # nothing decoded: say why for the whole file
+        check_audio(path, np.full(total, 10 ** (loudest / 20), dtype=np.float32), shortest)
+    return " ".join(text for text in texts if text)
 
 
 _FORWARD = {}  # id(model) -> (model, compiled forward pass)
@@ -198,6 +271,20 @@ def _forward(model):
 
 
 # ------------------------------------------------------------------------------------------ decoders
+def load_word_lm(lm_path=DEFAULT_LM):
+    """The word language model for the lm and lexicon decoders, from ``lm_path`` (``language_model.load``);
+    for the default path, when the corpus is not built, from the text packages
+    (``language_model.package_sentences``). UsageError, naming the file and the fix, where it fails."""
+    import language_model
+
+    if str(lm_path) == DEFAULT_LM and not Path(lm_path).exists():
+        return language_model.NgramLM(language_model.package_sentences())
+    try:
+        return language_model.load(lm_path)
+    except language_model.LMFileError as err:
+        raise UsageError(f"{err}; or decode without it: --decoder beam") from err
+
+
 def make_decoder(name, lm_path=DEFAULT_LM):
     """A function (probs, output_length) -> text for 'greedy', 'beam', 'lm' or 'lexicon'."""
     import decoding
@@ -207,26 +294,13 @@ def make_decoder(name, lm_path=DEFAULT_LM):
         return lambda probs, output_length=None: " ".join(decoding.greedy_decode(probs, output_length).split())
     if name == "beam":
         return decoding.BeamDecoder()
-    if not Path(lm_path).exists():
-        raise UsageError(f"{lm_path}: language model not found; build the corpus (`make corpus`) for its "
-                         "text, pass --lm PATH (text, or an ARPA model), or use --decoder beam")
-    import language_model
-
-    word_lm = language_model.load(lm_path)
+    word_lm = load_word_lm(lm_path)
     return decoding.LexiconDecoder(word_lm) if name == "lexicon" else decoding.BeamDecoder(word_lm)
 
 
-def default_decoder(lm_path):
-    """The best decoder available: 'lm' where the LM exists, else 'beam' (said on stderr).
-
-    'lm' rather than 'lexicon': on the training clips bench/tune_lm.py tunes on, with the final model
-    trained on 4,800 clips (the last one both were tuned with), it had the lower WER (12.5% against
-    13.7%, each at its best weights), and it can write words the LM never saw.
-    """
-    if Path(lm_path).exists():
-        return "lm"
-    print(f"note: {lm_path} not found: decoding without a language model (--decoder beam)", file=sys.stderr)
-    return "beam"
+# 'lm' rather than 'lexicon': on the training clips bench/tune_lm.py tunes on, it had the lower WER (12.5%
+# against 13.7%, each at its best weights), and it can write words the LM never saw.
+DEFAULT_DECODER = "lm"
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -258,11 +332,10 @@ def transcribe_all(paths, model, audio_gen, decode, out=None):
     done = {}
     for path in paths:
         try:
-            probs = clip_probabilities(model, audio_gen, path)
+            done[path] = transcribe_clip(model, audio_gen, path, decode)
         except AudioError as err:
             print(f"error: {err}", file=sys.stderr)
             continue
-        done[path] = decode(probs, len(probs))
         print(f"{path}\t{done[path]}", file=out or sys.stdout, flush=True)
     return done
 
@@ -340,14 +413,25 @@ def side_by_side(result, count=4):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("audio", nargs="*", help="audio files to transcribe")
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("audio", nargs="*", help="audio files to transcribe (any length, format, rate)")
     parser.add_argument("--corpus", help="a JSON-lines corpus description: decode it all, then WER and CER")
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--features", choices=("spectrogram", "mfcc"))
-    parser.add_argument("--decoder", choices=DECODERS)
-    parser.add_argument("--lm", default=DEFAULT_LM, help="LM text, or an ARPA / KenLM binary model")
-    parser.add_argument("--train-json", help="default: the one the model's pickle names, else train_corpus.json")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help="the trained model; the .pickle beside it names its architecture and features, "
+                             "the .norm.npz its normalisation statistics")
+    parser.add_argument("--features", choices=("spectrogram", "mfcc"),
+                        help="override the feature kind the model's pickle names")
+    parser.add_argument("--decoder", choices=DECODERS, default=DEFAULT_DECODER,
+                        help="lm: beam search with the word language model, free to spell words it never "
+                             "saw; lexicon: the same, writing only the LM's words; beam: no LM; greedy: "
+                             "best character per frame")
+    parser.add_argument("--lm", default=DEFAULT_LM,
+                        help="LM training text, or an ARPA (.arpa, .arpa.gz) or KenLM binary model (its words "
+                             "one a line in a .vocab file beside it); without the default file, its text is "
+                             "built from the installed text packages")
+    parser.add_argument("--train-json", default=None,
+                        help="the training corpus description, to report a corpus that differs from the "
+                             "model's (None: the one the model's pickle names)")
     args = parser.parse_args(argv)
     if not args.audio and not args.corpus:
         parser.error("give audio files, or --corpus DESCRIPTION.json")
@@ -358,8 +442,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         model, audio_gen = load_transcriber(args.model, args.train_json, args.features)
-        decoder_name = args.decoder or default_decoder(args.lm)
-        decode = make_decoder(decoder_name, args.lm)
+        decode = make_decoder(args.decoder, args.lm)
         clips = read_corpus(args.corpus) if args.corpus else []
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -369,10 +452,13 @@ def main(argv=None):
     done = transcribe_all(paths, model, audio_gen, decode)
     if clips:
         scored = [(text, done[path]) for path, text in clips if path in done]
-        if scored:
-            wer, cer = error_rates([r for r, _ in scored], [h for _, h in scored])
-            print(f"WER {wer:.4f}\tCER {cer:.4f}\tclips {len(scored)}\tfailed {len(clips) - len(scored)}\t"
-                  f"decoder {decoder_name}\tseconds {time.time() - started:.1f}")
+        if not scored:
+            print(f"error: {args.corpus}: no clip could be transcribed (each is named above); check that "
+                  "its clips are where its keys say", file=sys.stderr)
+            return 1
+        wer, cer = error_rates([r for r, _ in scored], [h for _, h in scored])
+        print(f"WER {wer:.4f}\tCER {cer:.4f}\tclips {len(scored)}\tfailed {len(clips) - len(scored)}\t"
+              f"decoder {args.decoder}\tseconds {time.time() - started:.1f}")
     return 0 if len(done) == len(paths) else 1
 
 

@@ -13,6 +13,76 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_HOME", str(PROJECT_DIR / ".keras"))
 os.environ.setdefault("MPLCONFIGDIR", str(PROJECT_DIR / ".mplconfig"))
 
+# TensorFlow's C++ libraries log a few lines to stderr as they load (the oneDNN notice, absl's "before
+# InitializeLog" warning), whatever TF_CPP_MIN_LOG_LEVEL says: they are written before TensorFlow reads
+# it. They carry no news for a user, so the first import of TensorFlow, by whichever module does it,
+# runs with stderr caught, and every other line written meanwhile is passed on afterwards.
+TENSORFLOW_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on",
+                    "cpu_feature_guard.cc", "To enable the following instructions:")
+
+
+def _without_noise(text):
+    """``text`` less its lines that contain one of TENSORFLOW_NOISE."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not any(noise in line for noise in TENSORFLOW_NOISE))
+
+
+class _QuietLoader:
+    """Wraps the loader of the ``tensorflow`` package: runs it with file descriptor 2 on a temporary file."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        import sys
+        import tempfile
+
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile(mode="w+b") as caught:
+            os.dup2(caught.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                caught.seek(0)
+                rest = _without_noise(caught.read().decode("utf-8", "replace"))
+                if rest:
+                    sys.stderr.write(rest)
+
+    def __getattr__(self, name):  # everything else (get_resource_reader, ...) as the real loader
+        return getattr(self.loader, name)
+
+
+class _QuietTensorFlowFinder:
+    """A ``sys.meta_path`` entry that finds ``tensorflow`` as usual and gives it a ``_QuietLoader``."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_import():
+    """Install ``_QuietTensorFlowFinder`` (once), unless TensorFlow is loaded already."""
+    import sys
+
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
+
+
+quiet_tensorflow_import()
+
 import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
@@ -59,24 +129,66 @@ class AudioError(ValueError):
     """A clip that cannot be used; the message names the file and the fix."""
 
 
-def load_audio(path):
-    """Read any format soundfile knows; return float32 samples, shape (n,), at SAMPLE_RATE, mono."""
+def open_audio(path):
+    """``path`` opened with soundfile (a ``SoundFile``, to close), or AudioError naming what is wrong with
+    it: missing, empty (0 bytes), not audio soundfile can decode, or holding no samples."""
     path = str(path)
     if not os.path.exists(path):
-        raise AudioError(f"{path}: file not found (check the path, or rebuild the corpus descriptions "
-                         "with create_desc_json.py)")
+        raise AudioError(f"{path}: file not found; check the path")
+    if os.path.isdir(path):
+        raise AudioError(f"{path}: a folder, not an audio file; name the files in it")
+    if os.path.getsize(path) == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes); record or copy it again")
     try:
-        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        sound = soundfile.SoundFile(path)
     except Exception as err:  # soundfile raises several types for corrupt data
-        raise AudioError(f"{path}: cannot decode audio ({err}); re-download or delete the file") from err
-    if audio.shape[0] == 0:
-        raise AudioError(f"{path}: the clip holds no samples; delete it or replace it")
+        raise AudioError(f"{path}: cannot decode audio ({err}); convert it to WAV or FLAC, or replace "
+                         "it") from err
+    if sound.frames == 0:
+        sound.close()
+        raise AudioError(f"{path}: the file holds no audio (0 samples); record or copy it again")
+    return sound
+
+
+def load_audio(path):
+    """Read any format soundfile knows; return float32 samples, shape (n,), at SAMPLE_RATE, mono."""
+    with open_audio(path) as sound:
+        try:
+            audio = sound.read(dtype="float32", always_2d=True)
+        except Exception as err:  # a header that promises more than the data holds
+            raise AudioError(f"{path}: cannot decode audio ({err}); convert it to WAV or FLAC, or replace "
+                             "it") from err
+        rate = sound.samplerate
     audio = audio.mean(axis=1)  # down-mix stereo (or more) to mono
     if rate != SAMPLE_RATE:
         import soxr
 
         audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
     return audio
+
+
+def audio_blocks(path, block_seconds=10.0):
+    """A long file as consecutive mono float32 blocks at SAMPLE_RATE, each about ``block_seconds`` long,
+    read and resampled as a stream: memory stays bounded whatever the file's length. (``load_audio``
+    resamples a file in one piece, as training did; the stream differs from it by rounding only.)"""
+    import soxr
+
+    with open_audio(path) as sound:
+        rate, frames = sound.samplerate, int(block_seconds * sound.samplerate)
+        stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32") if rate != SAMPLE_RATE else None
+        while True:
+            try:
+                block = sound.read(frames, dtype="float32", always_2d=True).mean(axis=1)
+            except Exception as err:
+                raise AudioError(f"{path}: cannot decode audio ({err}); convert it to WAV or FLAC, or "
+                                 "replace it") from err
+            last = len(block) < frames
+            if stream is not None:
+                block = stream.resample_chunk(block, last=last)
+            if len(block):
+                yield block.astype(np.float32)
+            if last:
+                return
 
 
 def calc_feat_dim(window, max_freq):
@@ -105,32 +217,44 @@ def spectrogram(samples, fft_length=320, sample_rate=SAMPLE_RATE, hop_length=160
     return np.log(power + EPSILON).astype(np.float32)
 
 
-def spectrogram_from_file(filename, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ):
-    """Log spectrogram of an audio file: shape (frames, calc_feat_dim(window, max_freq)), 10 ms frames."""
+def spectrogram_of(audio, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ, name="the clip"):
+    """Log spectrogram of mono samples at SAMPLE_RATE: shape (frames, calc_feat_dim(window, max_freq)),
+    ``step`` ms apart. ``name`` is how an error message calls the clip."""
     if max_freq > SAMPLE_RATE / 2:
         raise ValueError(f"max_freq {max_freq} Hz is above the Nyquist frequency {SAMPLE_RATE // 2} Hz")
     if step > window:
         raise ValueError("step must not be greater than window")
     hop_length = int(0.001 * step * SAMPLE_RATE)
     fft_length = int(0.001 * window * SAMPLE_RATE)
-    audio = load_audio(filename)
     try:
         pxx = spectrogram(audio, fft_length=fft_length, hop_length=hop_length)
     except AudioError as err:
-        raise AudioError(f"{filename}: {err}; the clip is too short to use, drop it") from err
+        raise AudioError(f"{name}: {err}; the clip is too short to use, drop it") from err
     n_bins = calc_feat_dim(window, max_freq)
     return pxx[:, :n_bins]
 
 
-def mfcc_from_file(filename, mfcc_dim=MFCC_DIM, step=STEP_MS):
-    """MFCCs of an audio file: shape (frames, mfcc_dim), 25 ms windows every ``step`` ms."""
+def spectrogram_from_file(filename, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ):
+    """Log spectrogram of an audio file: shape (frames, calc_feat_dim(window, max_freq)), 10 ms frames."""
+    return spectrogram_of(load_audio(filename), step, window, max_freq, name=filename)
+
+
+MFCC_WINDOW_MS = 25  # ms of audio per MFCC frame (python_speech_features' default)
+
+
+def mfcc_of(audio, mfcc_dim=MFCC_DIM, step=STEP_MS, name="the clip"):
+    """MFCCs of mono samples at SAMPLE_RATE: shape (frames, mfcc_dim), 25 ms windows every ``step`` ms."""
     from python_speech_features import mfcc
 
-    audio = load_audio(filename)
-    if len(audio) < SAMPLE_RATE * 0.025:
-        raise AudioError(f"{filename}: clip of {len(audio)} samples is shorter than one window; drop it")
+    if len(audio) < SAMPLE_RATE * 0.001 * MFCC_WINDOW_MS:
+        raise AudioError(f"{name}: clip of {len(audio)} samples is shorter than one window; drop it")
     return mfcc(audio, samplerate=SAMPLE_RATE, numcep=mfcc_dim, winstep=0.001 * step,
                 nfft=512).astype(np.float32)
+
+
+def mfcc_from_file(filename, mfcc_dim=MFCC_DIM, step=STEP_MS):
+    """MFCCs of an audio file: shape (frames, mfcc_dim), 25 ms windows every ``step`` ms."""
+    return mfcc_of(load_audio(filename), mfcc_dim, step, name=filename)
 
 
 def gpu_memory_total_mb():

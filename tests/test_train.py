@@ -154,13 +154,16 @@ def test_undefined_loss_stops_training_and_keeps_good_weights(in_corpus, tmp_pat
     assert all(np.isfinite(saved["loss"]))
     fresh = small_model()
     fresh.load_weights(tmp_path / "m.h5")
-    assert all(np.all(np.isfinite(w)) for w in fresh.get_weights())
-    assert len(saved["loss"]) >= 1 and len(good) == len(fresh.get_weights())
+    for kept, on_disk, in_caller in zip(good, fresh.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(on_disk, kept)  # the file still holds the last good epoch
+        np.testing.assert_array_equal(in_caller, kept)  # and the caller's model has it back
+    assert saved["loss"] == history["loss"] and len(saved["loss"]) == 1
 
 
 KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
+    import numpy as np
     import keras, sample_models as sm
     from train_utils import train_model
 
@@ -169,27 +172,59 @@ KILLED_RUN = textwrap.dedent("""
             if epoch == 1:  # after the second epoch was written, as a power cut would
                 os.kill(os.getpid(), signal.SIGKILL)
 
+    class Started(keras.callbacks.Callback):  # the weights a resumed run begins from
+        def on_train_begin(self, logs=None):
+            np.savez(os.path.join({results!r}, "start_" + sys.argv[1] + ".npz"), *self.model.get_weights())
+
     model = sm.rnn_model(input_dim=161, units=16, activation="tanh")
-    train_model(model, "k.pickle", "k.h5", epochs=4, results_dir={results!r},
-                callbacks=[Kill()] if sys.argv[1] == "kill" else [])
+    train_model(model, "k.pickle", "k.h5", epochs=int(sys.argv[2]), results_dir={results!r},
+                callbacks=[Kill(), Started()] if sys.argv[1] == "kill" else [Started()])
 """)
 
 
 def test_resume_after_a_kill(in_corpus, tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILLED_RUN.format(root=str(ROOT), results=str(tmp_path)))
-    killed = subprocess.run([sys.executable, str(script), "kill"], capture_output=True, text=True)
+    killed = subprocess.run([sys.executable, str(script), "kill", "4"], capture_output=True, text=True)
     assert killed.returncode == -9, killed.stderr
     first = pickle.load(open(tmp_path / "k.pickle", "rb"))
     assert len(first["loss"]) == 2
     assert (tmp_path / "k.resume.npz").exists()
-    resumed = subprocess.run([sys.executable, str(script), "go"], capture_output=True, text=True)
+    saved = small_model()
+    saved.load_weights(tmp_path / "k.h5")  # epoch 2's weights, written before the kill
+    resumed = subprocess.run([sys.executable, str(script), "go", "4"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming k.h5 after epoch 2 of 4" in resumed.stdout
     assert "optimizer state not found" not in resumed.stdout
     assert "Epoch 1/4" not in resumed.stdout and "Epoch 3/4" in resumed.stdout
     final = pickle.load(open(tmp_path / "k.pickle", "rb"))
     assert final["loss"][:2] == first["loss"] and len(final["loss"]) == 4
+    with np.load(tmp_path / "start_go.npz") as start:  # the fresh model began from exactly those weights
+        for i, weights in enumerate(saved.get_weights()):
+            np.testing.assert_array_equal(start[f"arr_{i}"], weights)
+
+
+def test_a_finished_run_gives_a_fresh_model_exactly_its_saved_weights(in_corpus, tmp_path, capsys):
+    trained = small_model()
+    train_model(trained, "m.pickle", "m.h5", epochs=1, results_dir=tmp_path, verbose=0)
+    fresh = small_model()
+    history = train_model(fresh, "m.pickle", "m.h5", epochs=1, results_dir=tmp_path, verbose=0)
+    assert "already holds 1 trained epochs" in capsys.readouterr().out and len(history["loss"]) == 1
+    for mine, theirs in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_the_normalisation_statistics_are_written_beside_the_model(in_corpus, tmp_path):
+    from data_generator import AudioGenerator, file_digest, normalisation_path
+
+    train_model(small_model(), "m.pickle", "m.h5", epochs=1, results_dir=tmp_path, verbose=0)
+    reference = AudioGenerator()
+    reference.load_train_data("train_corpus.json")
+    with np.load(normalisation_path(tmp_path / "m.h5")) as saved:
+        np.testing.assert_array_equal(saved["mean"], reference.feats_mean)
+        np.testing.assert_array_equal(saved["std"], reference.feats_std)
+        assert str(saved["features"]) == "spectrogram" and str(saved["train_json"]) == "train_corpus.json"
+        assert str(saved["train_digest"]) == file_digest("train_corpus.json")
 
 
 MIRRORED_RUN = textwrap.dedent("""

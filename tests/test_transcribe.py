@@ -1,5 +1,7 @@
 """transcribe.py on real clips of the tiny corpus with a model trained one epoch: the output format, the
 WER/CER line, the normalisation cache, and a clear message for each file that cannot be transcribed."""
+import math
+import pickle
 import re
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import soundfile
 import language_model
 import sample_models as sm
 import transcribe
-from data_generator import AudioGenerator
+from data_generator import AudioGenerator, normalisation_path
 from train_utils import train_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +53,12 @@ def test_files_print_one_line_each_and_bad_files_are_explained(trained, tiny_cor
     soundfile.write(empty, np.zeros(0, dtype="float32"), 16000)
     soundfile.write(silent, np.zeros(16000, dtype="float32"), 16000)
     soundfile.write(short, audio[:160], rate)  # 10 ms: shorter than one 20 ms window
+    zero_bytes, garbage = tmp_path / "zero.wav", tmp_path / "garbage.wav"
+    zero_bytes.write_bytes(b"")
+    garbage.write_bytes(b"RIFF not really a wave file")
     missing = tmp_path / "missing.wav"
-    files = [clips[0], str(missing), str(empty), str(stereo_44k), str(silent), str(short), clips[1]]
+    files = [clips[0], str(missing), str(empty), str(stereo_44k), str(silent), str(short), str(zero_bytes),
+             str(garbage), clips[1]]
 
     status = transcribe.main(args(trained, tiny_corpus, *files))
 
@@ -63,9 +69,12 @@ def test_files_print_one_line_each_and_bad_files_are_explained(trained, tiny_cor
                for line in lines)
     assert status == 1
     messages = err.splitlines()
-    for path, reason in [(missing, "file not found"), (empty, "no samples"), (silent, "silent"),
-                         (short, "shorter than one 20 ms analysis window")]:
-        assert any(str(path) in m and reason in m for m in messages), (path, err)
+    for path, reason in [(missing, "file not found; check the path"), (empty, "holds no audio (0 samples)"),
+                         (silent, "the clip is silent"), (short, "10 ms of audio is too short for this model, "
+                                                                  "which needs at least 20 ms"),
+                         (zero_bytes, "the file is empty (0 bytes)"), (garbage, "cannot decode audio")]:
+        assert sum(str(path) + ":" in m and reason in m for m in messages) == 1, (path, err)
+    assert len(messages) == 6 and "create_desc_json" not in err and "Traceback" not in err
 
 
 def test_corpus_mode_ends_with_wer_and_cer(trained, tiny_corpus, clips, capsys):
@@ -75,43 +84,112 @@ def test_corpus_mode_ends_with_wer_and_cer(trained, tiny_corpus, clips, capsys):
     assert status == 0
     assert [line.split("\t")[0] for line in lines[:-1]] == clips
     wer, cer, n, failed, decoder = RESULT_LINE.match(lines[-1]).groups()
-    assert float(wer) >= 0 and 0 <= float(cer) and int(n) == len(clips) and failed == "0"
-    assert decoder == "greedy"
+    references = [line.split('"text": "')[1].split('"')[0]
+                  for line in (tiny_corpus / "valid_corpus.json").read_text().splitlines()]
+    hypotheses = [line.split("\t")[1] for line in lines[:-1]]
+    expected = transcribe.error_rates(references, hypotheses)  # pinned to hand-counted values below
+    assert (float(wer), float(cer)) == pytest.approx(expected, abs=5e-5)
+    assert int(n) == len(clips) and failed == "0" and decoder == "greedy"
 
 
-def test_the_default_decoder_is_the_free_spelling_lm_search_or_beam_without_lm(tmp_path, capsys):
-    lm_text = tmp_path / "lm.txt"
-    lm_text.write_text("THE CAT SAT\n")
-    assert transcribe.default_decoder(lm_text) == "lm"
-    assert transcribe.default_decoder(tmp_path / "missing.txt") == "beam"
-    assert "missing.txt not found" in capsys.readouterr().err
+@pytest.mark.parametrize("references, hypotheses, wer, cer", [
+    (["the cat sat"], ["the cat sat"], 0, 0),
+    (["the cat sat"], ["the bat sat"], 1 / 3, 1 / 11),             # one word, one letter of 11 characters
+    (["the cat sat"], ["the cat"], 1 / 3, 4 / 11),                 # a word and its space deleted
+    (["a b", "c d e f"], ["a x", "c d e f g"], 2 / 6, 3 / 10),     # pooled over clips, not averaged
+    (["hello world"], ["hello there world"], 1 / 2, 6 / 11),       # an inserted word counts against WER
+])
+def test_error_rates_against_hand_counted_answers(references, hypotheses, wer, cer):
+    assert transcribe.error_rates(references, hypotheses) == pytest.approx((wer, cer))
 
 
-def test_normalisation_is_computed_as_in_training_and_cached(trained, tiny_corpus, tmp_path):
-    model_path = tmp_path / "model_end.h5"  # a copy: the cache goes beside the model
-    model_path.write_bytes(trained.read_bytes())
-    model_path.with_suffix(".pickle").write_bytes(trained.with_suffix(".pickle").read_bytes())
-    train_json = tiny_corpus / "train_corpus.json"
+def test_the_default_decoder_is_lm_and_its_text_comes_from_the_packages_without_the_corpus(tmp_path,
+                                                                                      monkeypatch):
+    assert transcribe.parse_args(["a.wav"]).decoder == "lm" == transcribe.DEFAULT_DECODER
+    assert Path(transcribe.DEFAULT_MODEL) == ROOT / "results" / "model_end.h5"  # whatever the cwd
+    monkeypatch.setattr(transcribe, "DEFAULT_LM", str(tmp_path / "not built" / "synth-lm-text.txt"))
+    monkeypatch.setattr(language_model, "package_sentences", lambda: [["the", "cat", "sat"]])
+    word_lm = transcribe.load_word_lm(transcribe.DEFAULT_LM)
+    assert word_lm.vocabulary == ["cat", "sat", "the"]
+    with pytest.raises(transcribe.UsageError, match="elsewhere.txt: language model not found"):
+        transcribe.load_word_lm(tmp_path / "elsewhere.txt")  # a file the user named is never replaced
+
+
+def test_package_sentences_leave_out_the_validation_sentences():
+    import build_corpus
+
+    defaults = build_corpus.parse_args([])
+    valid, train, _ = build_corpus.assign_sentences(
+        build_corpus.load_sentences(), defaults.seed, defaults.valid_speakers * defaults.valid_utts,
+        defaults.train_speakers * defaults.train_utts, defaults.max_words, defaults.more_speakers * defaults.more_utts)
+    lines = {" ".join(words) for words in language_model.package_sentences()}
+    assert not lines & {s.transcript for s in valid}
+    assert {s.transcript for s in train} <= lines
+    assert len(lines) == len(build_corpus.clean_sentences()) - len(valid)
+
+
+def _copy_model(trained, folder, suffixes=(".h5", ".pickle", ".norm.npz")):
+    folder.mkdir(exist_ok=True)
+    for suffix in suffixes:
+        (folder / f"model_end{suffix}").write_bytes(trained.with_name("model_end" + suffix).read_bytes())
+    return folder / "model_end.h5"
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_the_models_own_statistics_are_used_and_never_rewritten(trained, tiny_corpus, tmp_path, capsys):
+    model_path = _copy_model(trained, tmp_path / "results")
+    before = _snapshot(model_path.parent)
     reference = AudioGenerator()
-    reference.load_train_data(str(train_json))
+    reference.load_train_data(str(tiny_corpus / "train_corpus.json"))  # the statistics training computed
+    with np.load(normalisation_path(model_path)) as saved:
+        np.testing.assert_array_equal(saved["mean"], reference.feats_mean)
+    # a corpus on disk that differs from the model's: reported, not used
+    other = tmp_path / "other_corpus.json"
+    other.write_text((tiny_corpus / "valid_corpus.json").read_text())
+    audio_gen = AudioGenerator()
+    assert transcribe.load_normalisation(audio_gen, model_path, other) == "saved"
+    np.testing.assert_array_equal(audio_gen.feats_mean, reference.feats_mean)
+    np.testing.assert_array_equal(audio_gen.feats_std, reference.feats_std)
+    assert f"{other} is not the corpus description model_end.h5 was trained on" in capsys.readouterr().err
+    assert transcribe.main(args(model_path, tiny_corpus, "--decoder", "greedy",
+                                "--train-json", str(other), str(tiny_corpus / "LibriSpeech" / "x.wav"))) == 1
+    assert _snapshot(model_path.parent) == before  # nothing under results/ written
+    # the same corpus: no note
+    capsys.readouterr()
+    assert transcribe.load_normalisation(AudioGenerator(), model_path, tiny_corpus / "train_corpus.json") == "saved"
+    assert capsys.readouterr().err == ""
 
-    first = AudioGenerator()
-    assert transcribe.load_normalisation(first, model_path, train_json) == "computed"
-    np.testing.assert_array_equal(first.feats_mean, reference.feats_mean)
-    np.testing.assert_array_equal(first.feats_std, reference.feats_std)
-    cache = transcribe.norm_cache_path(model_path)
-    assert cache == tmp_path / "model_end.norm.npz" and cache.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_end.h5", "model_end.norm.npz",
-                                                          "model_end.pickle"]  # no temporary file left
 
-    # without the training corpus (a copy of the committed results only), the cache serves
-    again = AudioGenerator()
-    assert transcribe.load_normalisation(again, model_path, tmp_path / "no_corpus.json") == "cache"
-    np.testing.assert_array_equal(again.feats_std, reference.feats_std)
-    # a cache of other features is not used, and with no corpus that is an error that says what to do
+def test_a_model_without_saved_statistics_has_them_computed_in_memory(trained, tiny_corpus, tmp_path, capsys):
+    model_path = _copy_model(trained, tmp_path / "old", (".h5", ".pickle"))
+    before = _snapshot(model_path.parent)
+    reference = AudioGenerator()
+    reference.load_train_data(str(tiny_corpus / "train_corpus.json"))
+    audio_gen = AudioGenerator()
+    assert transcribe.load_normalisation(audio_gen, model_path, tiny_corpus / "train_corpus.json") == "computed"
+    np.testing.assert_array_equal(audio_gen.feats_std, reference.feats_std)
+    assert "model_end.norm.npz not found" in capsys.readouterr().err
+    assert _snapshot(model_path.parent) == before
     with pytest.raises(transcribe.UsageError, match="--train-json"):
-        transcribe.load_normalisation(AudioGenerator(spectrogram=False), model_path, tmp_path / "none.json",
-                                      spectrogram=False, mfcc_dim=13)
+        transcribe.load_normalisation(AudioGenerator(), model_path, tmp_path / "none.json")
+    # statistics of other features: named, with the fix
+    spectrogram_stats = _copy_model(trained, tmp_path / "mfcc")
+    with pytest.raises(transcribe.UsageError, match="holds the statistics of spectrogram features, not mfcc13"):
+        transcribe.load_normalisation(AudioGenerator(spectrogram=False), spectrogram_stats)
+
+
+def test_every_committed_model_has_its_statistics():
+    for model_path in sorted((ROOT / "results").glob("*.h5")):
+        history = pickle.loads(model_path.with_suffix(".pickle").read_bytes())
+        features = history.get("features") or {"spectrogram": True}
+        kind = "spectrogram" if features["spectrogram"] else f"mfcc{features['mfcc_dim']}"
+        with np.load(normalisation_path(model_path)) as saved:
+            assert str(saved["features"]) == kind, model_path
+            assert saved["mean"].shape == saved["std"].shape == (161 if features["spectrogram"] else 13,)
+            assert np.all(saved["std"] > 0) and str(saved["train_json"]) == history["train_json"]
 
 
 def test_command_line(trained, tiny_corpus, clips):
@@ -170,12 +248,95 @@ def test_compare_models_table_and_examples(trained, tiny_corpus, tmp_path):
 
 def test_normalisation_follows_the_training_description_the_history_names(trained, tiny_corpus, tmp_path,
                                                                             monkeypatch):
-    # a copy without the statistics cache, run from a folder with no train_corpus.json: only the
-    # description recorded in the pickle can give the statistics
-    for suffix in (".h5", ".pickle"):
-        (tmp_path / f"model_end{suffix}").write_bytes(trained.with_suffix(suffix).read_bytes())
+    # a copy without its statistics, run from a folder with no train_corpus.json: only the description
+    # recorded in the pickle can give them
+    model_path = _copy_model(trained, tmp_path / "copy", (".h5", ".pickle"))
     monkeypatch.chdir(tmp_path)
-    _, audio_gen = transcribe.load_transcriber(tmp_path / "model_end.h5")
-    with np.load(tmp_path / "model_end.norm.npz") as saved:
-        assert str(saved["train_json"]) == str(tiny_corpus / "train_corpus.json")
+    _, audio_gen = transcribe.load_transcriber(model_path)
+    with np.load(normalisation_path(trained)) as saved:
         np.testing.assert_array_equal(saved["mean"], audio_gen.feats_mean)
+    assert not normalisation_path(model_path).exists()
+
+
+def _main(capsys, *argv):
+    status = transcribe.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return status, out, err
+
+
+def test_each_problem_with_the_model_or_its_files_is_named_with_its_fix(trained, tiny_corpus, clips, tmp_path,
+                                                                        capsys):
+    no_pickle = _copy_model(trained, tmp_path / "no_pickle", (".h5", ".norm.npz"))
+    status, _, err = _main(capsys, *args(no_pickle, tiny_corpus, clips[0]))
+    assert status == 2 and f"{no_pickle.with_suffix('.pickle')}: not found" in err
+    broken = _copy_model(trained, tmp_path / "broken")
+    broken.with_suffix(".pickle").write_bytes(b"not a pickle")
+    status, _, err = _main(capsys, *args(broken, tiny_corpus, clips[0]))
+    assert status == 2 and "model_end.pickle: cannot read the model's history" in err
+    status, _, err = _main(capsys, *args(trained, tiny_corpus, "--features", "mfcc", clips[0]))
+    assert status == 2 and "takes 161 features per frame, not 13 MFCCs (13): use --features spectrogram" in err
+    status, _, err = _main(capsys, *args(trained, tiny_corpus, "--lm", tmp_path / "no_lm.txt", clips[0]))
+    assert status == 2 and "no_lm.txt: language model not found" in err and "--decoder beam" in err
+
+
+def test_a_kenlm_binary_works_with_its_word_list_or_fails_with_a_message(trained, tiny_corpus, clips, tmp_path,
+                                                                         capsys):
+    pytest.importorskip("kenlm")
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(language_model.KENLM_BINARY_MAGIC + b"http://kheafield.com/code format version 5\n\0xx")
+    status, _, err = _main(capsys, *args(trained, tiny_corpus, "--lm", binary, clips[0]))
+    assert status == 2 and f"{binary}: a KenLM binary model does not list its words" in err
+    assert str(tmp_path / "model.vocab") in err
+    (tmp_path / "model.vocab").write_text("the\ncat\n")
+    status, _, err = _main(capsys, *args(trained, tiny_corpus, "--lm", binary, clips[0]))
+    assert status == 2 and f"{binary}: kenlm cannot load it" in err
+    # a binary KenLM loads: the word list comes from the .vocab file (kenlm here cannot write a binary, so an
+    # ARPA file stands in for the model and is read through the binary's path)
+    small = language_model.NgramLM([["the", "cat", "sat"], ["a", "cat"]])
+    arpa = small.to_arpa(tmp_path / "small.arpa")
+    word_lm = language_model.KenLMWordLM(arpa, vocabulary=tmp_path / "model.vocab")
+    assert word_lm.vocabulary == ["cat", "the"]
+    assert word_lm.score(word_lm.start(), "cat")[1] == pytest.approx(math.log(small.prob("cat", ("<s>",))),
+                                                                      abs=1e-4)
+
+
+def test_a_corpus_whose_lines_or_clips_fail_is_explained(trained, tiny_corpus, tmp_path, capsys):
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text('{"key": "a.wav", "duration": 1.0, "text": "a"}\nnot json\n')
+    status, _, err = _main(capsys, *args(trained, tiny_corpus, "--corpus", malformed))
+    assert status == 2 and f"{malformed} line 2: not a clip description" in err
+    status, _, err = _main(capsys, *args(trained, tiny_corpus, "--corpus", tmp_path / "absent.json"))
+    assert status == 2 and "absent.json: corpus description not found" in err
+    gone = tmp_path / "gone.json"
+    gone.write_text('{"key": "gone1.wav", "duration": 1.0, "text": "a"}\n'
+                    '{"key": "gone2.wav", "duration": 1.0, "text": "b"}\n')
+    status, out, err = _main(capsys, *args(trained, tiny_corpus, "--decoder", "greedy", "--corpus", gone))
+    assert status == 1 and out == ""
+    assert "gone1.wav: file not found" in err and "gone2.wav: file not found" in err
+    assert f"{gone}: no clip could be transcribed" in err
+
+
+def test_a_long_recording_is_cut_at_pauses_into_training_length_windows(trained, tiny_corpus, clips, tmp_path,
+                                                                        capsys):
+    pieces = [soundfile.read(clip, dtype="float32")[0] for clip in clips]
+    pause = np.zeros(8000, dtype=np.float32)  # 0.5 s
+    audio = np.concatenate([np.concatenate([p, pause]) for p in pieces * 8])[:16000 * 25]
+    long_clip = tmp_path / "long.wav"
+    soundfile.write(long_clip, audio, 16000)
+    cuts = [len(w) for w in transcribe.windows(str(long_clip))]
+    assert sum(cuts) == len(audio) and max(cuts) <= 16000 * transcribe.MAX_WINDOW_S and len(cuts) >= 3
+    for end in np.cumsum(cuts)[:-1]:  # each cut in a quiet stretch
+        assert np.abs(audio[end:end + 160]).max() < 0.01
+    status, out, _ = _main(capsys, *args(trained, tiny_corpus, "--decoder", "greedy", long_clip))
+    assert status == 0 and out.startswith(f"{long_clip}\t")
+
+
+def test_the_shortest_clip_follows_from_the_models_first_layer():
+    import sample_models as sm
+
+    audio_gen = AudioGenerator(spectrogram=False)
+    final = sm.final_model(input_dim=13, filters=8, kernel_size=11, conv_stride=3, units=8, recur_layers=1)
+    assert transcribe.shortest_clip_samples(final, audio_gen) == 16000 * 125 // 1000  # 11 frames of 25 ms/10 ms
+    rnn = sm.rnn_model(input_dim=161, units=8, activation="tanh")
+    assert transcribe.shortest_clip_samples(rnn, AudioGenerator()) == 320  # one 20 ms window
