@@ -48,6 +48,7 @@ KERNEL_NAME = "python3"
 NOTEBOOK_FORMAT = 4
 TO_FORMAT_4 = f"jupyter nbconvert --to notebook --nbformat 4 --inplace {NOTEBOOK}"
 TRAIN_CALL = "train_model"
+TRAIN_IT = f"train {{name}} in {NOTEBOOK} (its {TRAIN_CALL} cell writes it)"
 # A file train_model writes: 'model_3.h5', 'results/model_3.pickle', f'{RESULTS_DIR}/model_3.h5'.
 SAVED_MODEL = re.compile(r"(?:^|/)(model_\w+)\.(?:h5|pickle)$")
 # IPython lines that are not Python: %magics, !shell commands.
@@ -231,7 +232,7 @@ class Submission:
     def _load_history(self, name):
         path = self.root / RESULTS / f"{name}.pickle"
         if not path.is_file():
-            raise Unavailable(f"{RESULTS}/{name}.pickle missing")
+            raise Unavailable(f"{RESULTS}/{name}.pickle missing: {TRAIN_IT.format(name=name)}")
         try:
             with open(path, "rb") as handle, quiet():
                 data = pickle.load(handle)
@@ -496,7 +497,7 @@ def check_weights(sub, name):
     recipe = sub.recipe(name)
     h5 = sub.root / RESULTS / f"{name}.h5"
     if not h5.is_file():
-        raise Unavailable(f"{RESULTS}/{name}.h5 missing")
+        raise Unavailable(f"{RESULTS}/{name}.h5 missing: {TRAIN_IT.format(name=name)}")
     model = sub.build(recipe)
     try:
         with quiet():

@@ -1,4 +1,6 @@
 """rubric.py on the committed submission itself, and on damaged copies of it."""
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -38,7 +40,30 @@ def truncate(path):
     path.write_bytes(data[: len(data) // 2])
 
 
+def untrain(root, name):
+    """Comment out the cell that trains a model; the notebook still names its files elsewhere."""
+    path = root / "vui_notebook.ipynb"
+    notebook = json.loads(path.read_text())
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        if "train_model(" in source and f"'{name}.h5'" in source:
+            cell["source"] = "".join(f"# {line}" for line in source.splitlines(keepends=True))
+    assert f"{name}.h5" in json.dumps(notebook)
+    path.write_text(json.dumps(notebook))
+
+
+def drop_logs(root):
+    """The report without its epoch lines; its code and text still name val_loss."""
+    path = root / "report.html"
+    text = re.sub(r"Epoch \d+/\d+[^\n<]*val_loss: [\d.]+", "", path.read_text())
+    assert "val_loss" in text
+    path.write_text(text)
+
+
 @pytest.mark.parametrize("damage, expected", [
+    (lambda root: untrain(root, "model_end"), "FAIL notebook trains models: no train_model(...) call in "
+                                              "vui_notebook.ipynb saves model_end"),
+    (drop_logs, "FAIL report training logs"),
     (lambda root: truncate(root / "results/model_2.pickle"), "FAIL model_2 history"),
     (lambda root: (root / "results/model_end.h5").unlink(), "FAIL model_end weights"),
     (lambda root: truncate(root / "vui_notebook.ipynb"), "FAIL notebook format"),
