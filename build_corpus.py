@@ -871,9 +871,9 @@ def parse_args(argv):
                         help=f"speakers of {EXTRA_SET}, more of the final model's training speech, spoken "
                              "from the sentences no other clip spoke (0: none)")
     parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
-    parser.add_argument("--new-engine-speakers", type=int, default=8,
+    parser.add_argument("--new-engine-speakers", type=int,
                         help=f"speakers of {NEW_ENGINE_SET} ({NEW_ENGINE}'s voices, never trained on), each "
-                             f"reading a {VALID_SET} speaker's sentences (0: none)")
+                             f"reading a {VALID_SET} speaker's sentences (0: none; default: --valid-speakers)")
     parser.add_argument("--real-words", default=str(KTUBERLING_DIR),
                         help=f"folder of ktuberling's spoken English words, copied into {REAL_WORDS_SET} "
                              "when it exists (Debian package ktuberling-data)")
@@ -891,6 +891,8 @@ def parse_args(argv):
         parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
     if args.extra_speakers > NEW_ENGINE_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
         parser.error(f"--extra-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
+    if args.new_engine_speakers is None:
+        args.new_engine_speakers = args.valid_speakers
     if not 0 <= args.new_engine_speakers <= args.valid_speakers:
         parser.error("--new-engine-speakers must be in 0..--valid-speakers (they read the validation "
                      "speakers' sentences)")

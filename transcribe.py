@@ -45,6 +45,8 @@ SILENCE_DBFS = -60.0  # dB re full scale: a clip whose loudest sample is quieter
 MAX_WINDOW_S = 10.0  # s: the longest training clip (build_corpus.MAX_CLIP_S), so the longest window decoded
 MIN_CUT_S = 5.0  # s: a long recording is cut at its quietest 10 ms between this and MAX_WINDOW_S into a window
 DECODERS = ("greedy", "beam", "lm", "lexicon")
+POCKETSPHINX = "pocketsphinx"  # the off-the-shelf recogniser our model is compared with
+PCM_SCALE = 32767  # float samples in [-1, 1] -> 16-bit integers, what PocketSphinx reads
 
 
 class UsageError(Exception):
@@ -409,6 +411,80 @@ def side_by_side(result, count=4):
         rows = [f"{'truth':<7} {truth}"] + [f"{d:<7} {result[d]['hypotheses'][i]}" for d in decoders]
         blocks.append(f"{Path(result['paths'][i]).stem}\n" + "\n".join(rows))
     return "\n\n".join(blocks)
+
+
+# ------------------------------------------------------------------------------------------ other voices
+def pocketsphinx_transcriber():
+    """A function path -> transcript by CMU PocketSphinx 5 (the ``pocketsphinx`` wheel, offline, its own US
+    English acoustic model, 3-gram LM and dictionary, trained on real speech), in our alphabet."""
+    from pocketsphinx import Decoder
+    from char_map import ALPHABET
+
+    decoder = Decoder(samprate=utils.SAMPLE_RATE, loglevel="FATAL")
+
+    def transcribe_one(path):
+        pcm = (np.clip(utils.load_audio(path), -1.0, 1.0) * PCM_SCALE).astype("<i2").tobytes()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        words = hypothesis.hypstr.lower().split() if hypothesis is not None else []
+        words = ("".join(ch for ch in word if ch in ALPHABET) for word in words if not word.startswith("<"))
+        return " ".join(word for word in words if word)
+
+    return transcribe_one
+
+
+def exact_share(references, hypotheses):
+    """Share of clips whose transcript has exactly the reference's words: for one-word clips, the word
+    accuracy."""
+    return float(np.mean([ref.split() == hyp.split() for ref, hyp in zip(references, hypotheses)]))
+
+
+def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), lm_path=DEFAULT_LM,
+                 baseline=True):
+    """Score one loaded model (``load_transcriber``) on several sets of clips, and PocketSphinx beside it.
+
+    ``sets``: {set name: [(path, reference)]} (``read_corpus``). Returns {set name: {system: {"wer",
+    "cer", "exact", "clips"}}}, systems "ours, <decoder>" and "pocketsphinx" (when ``baseline``). A clip
+    our model cannot transcribe is reported on stderr and left out for every system.
+    """
+    decode = {decoder: make_decoder(decoder, lm_path) for decoder in decoders}
+    sphinx = pocketsphinx_transcriber() if baseline else None
+    table = {}
+    for name, clips in sets.items():
+        references, hypotheses = [], {f"ours, {d}": [] for d in decoders}
+        if sphinx:
+            hypotheses[POCKETSPHINX] = []
+        for path, text in clips:
+            try:
+                probs = clip_probabilities(model, audio_gen, path)
+            except AudioError as err:
+                print(f"error: {err}", file=sys.stderr)
+                continue
+            references.append(text)
+            for decoder in decoders:
+                hypotheses[f"ours, {decoder}"].append(decode[decoder](probs, len(probs)))
+            if sphinx:
+                hypotheses[POCKETSPHINX].append(sphinx(path))
+        if not references:
+            raise UsageError(f"set {name}: no clip could be transcribed")
+        table[name] = {}
+        for system, texts in hypotheses.items():
+            wer, cer = error_rates(references, texts)
+            table[name][system] = dict(wer=wer, cer=cer, exact=exact_share(references, texts),
+                                       clips=len(references))
+    return table
+
+
+def voice_table(table):
+    """``score_voices``'s result as text: one row per set and system, WER, CER and exact share in %."""
+    lines = [f"{'set':<12} {'system':<16} {'WER %':>7} {'CER %':>7} {'exact %':>8} {'clips':>6}"]
+    for name, systems in table.items():
+        for system, s in systems.items():
+            lines.append(f"{name:<12} {system:<16} {100 * s['wer']:7.1f} {100 * s['cer']:7.1f} "
+                         f"{100 * s['exact']:8.1f} {s['clips']:6d}")
+    return "\n".join(lines)
 
 
 def parse_args(argv):

@@ -17,34 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 import soundfile  # noqa: E402
 
 import transcribe  # noqa: E402
-import utils  # noqa: E402
-from char_map import ALPHABET  # noqa: E402
-
-PCM_SCALE = 32767  # float samples in [-1, 1] -> 16-bit integers, what PocketSphinx reads
-
-
-def pocketsphinx_decoder():
-    """A PocketSphinx decoder with its bundled US English models, quiet, at our 16 kHz sample rate."""
-    from pocketsphinx import Decoder
-
-    return Decoder(samprate=utils.SAMPLE_RATE, loglevel="FATAL")
-
-
-def pocketsphinx_transcript(decoder, path):
-    """PocketSphinx's transcript of one file, in our alphabet (lower case, no punctuation or fillers)."""
-    audio = utils.load_audio(path)
-    pcm = (np.clip(audio, -1.0, 1.0) * PCM_SCALE).astype("<i2").tobytes()
-    decoder.start_utt()
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
-    hypothesis = decoder.hyp()
-    text = hypothesis.hypstr.lower() if hypothesis is not None else ""
-    words = ("".join(ch for ch in word if ch in ALPHABET) for word in text.split() if not word.startswith("<"))
-    return " ".join(w for w in words if w)
 
 
 def evaluate(name, transcribe_one, clips):
@@ -81,8 +56,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     clips = transcribe.read_corpus(args.corpus)[:args.limit]
     print(f"{len(clips)} clips of {args.corpus}; our model: {args.model}", flush=True)
-    sphinx = pocketsphinx_decoder()
-    rows = [evaluate("pocketsphinx 5.1.1 (en-us)", lambda path: pocketsphinx_transcript(sphinx, path), clips)]
+    rows = [evaluate("pocketsphinx 5.1.1 (en-us)", transcribe.pocketsphinx_transcriber(), clips)]
     model, audio_gen = transcribe.load_transcriber(args.model, args.train_json)  # once, for every decoder
     for decoder_name in ("greedy", "lm", "lexicon"):
         system = our_system(model, audio_gen, decoder_name, args.lm)

@@ -340,3 +340,48 @@ def test_the_shortest_clip_follows_from_the_models_first_layer():
     assert transcribe.shortest_clip_samples(final, audio_gen) == 16000 * 125 // 1000  # 11 frames of 25 ms/10 ms
     rnn = sm.rnn_model(input_dim=161, units=8, activation="tanh")
     assert transcribe.shortest_clip_samples(rnn, AudioGenerator()) == 320  # one 20 ms window
+
+
+@pytest.mark.parametrize("references, hypotheses, exact", [
+    (["ball"], ["ball"], 1.0),
+    (["ball", "palm tree", "hat"], ["bal", "palm  tree", "hat"], 2 / 3),  # spacing is not an error
+    (["palm tree", "sphinx"], ["palmtree", "the sphinx"], 0.0),  # a word split wrong or added is
+])
+def test_exact_share_counts_clips_with_exactly_the_reference_words(references, hypotheses, exact):
+    assert transcribe.exact_share(references, hypotheses) == pytest.approx(exact)
+
+
+def test_pocketsphinx_transcribes_speech_into_our_alphabet(clips):
+    """The baseline hears the corpus's clear piper speech: most characters right, only our symbols."""
+    transcribe_one = transcribe.pocketsphinx_transcriber()
+    texts = [transcribe_one(path) for path in clips]
+    assert all(re.fullmatch(r"[a-z' ]*", text) for text in texts)
+    assert sum(len(text) for text in texts) > 10
+
+
+def test_score_voices_scores_each_set_and_system_on_the_same_clips(trained, tiny_corpus, clips, tmp_path,
+                                                                  capsys):
+    model, audio_gen = transcribe.load_transcriber(trained, tiny_corpus / "train_corpus.json")
+    valid = transcribe.read_corpus(tiny_corpus / "valid_corpus.json")
+    silent = tmp_path / "silent.wav"
+    soundfile.write(silent, np.zeros(16000), 16000)
+    sets = {"validation": valid, "two": valid[:1] + [(str(silent), "nothing")]}
+    lm_text = tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"
+    table = transcribe.score_voices(model, audio_gen, sets, ("greedy", "lm"), lm_text)
+    assert "silent.wav" in capsys.readouterr().err  # reported, and left out for every system
+    assert list(table) == ["validation", "two"]
+    assert list(table["two"]) == ["ours, greedy", "ours, lm", transcribe.POCKETSPHINX]
+    assert {s["clips"] for s in table["validation"].values()} == {len(valid)}
+    assert {s["clips"] for s in table["two"].values()} == {1}
+    # the same clip and decoder score the same in both sets; and as score_corpus scores it
+    first = transcribe.score_corpus(model, audio_gen, tiny_corpus / "valid_corpus.json", ("greedy",))
+    greedy = transcribe.make_decoder("greedy")
+    probs = transcribe.clip_probabilities(model, audio_gen, valid[0][0])
+    wer, cer = transcribe.error_rates([valid[0][1]], [greedy(probs, len(probs))])
+    assert (table["two"]["ours, greedy"]["wer"], table["two"]["ours, greedy"]["cer"]) == (wer, cer)
+    assert table["validation"]["ours, greedy"]["cer"] == first["greedy"]["cer"]
+    rows = transcribe.voice_table(table).splitlines()
+    assert rows[0].split() == ["set", "system", "WER", "%", "CER", "%", "exact", "%", "clips"]
+    assert len(rows) == 1 + 2 * 3
+    assert rows[1].split()[:3] == ["validation", "ours,", "greedy"]
+    assert float(rows[1].split()[4]) == pytest.approx(100 * table["validation"]["ours, greedy"]["cer"], abs=0.05)

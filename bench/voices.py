@@ -1,0 +1,40 @@
+"""How the final model hears voices it never trained on, beside PocketSphinx on the same clips.
+
+Run from the project root after `make corpus`:  python -m bench.voices [--model M] [--limit N]
+
+Three sets, none of them trained on:
+    validation     valid_corpus.json: piper's voice (the training sets' main engine), unseen speakers
+    new engine     valid_new_engine_corpus.json: the same sentences in festival's voices, an engine no
+                   training clip was spoken by
+    real words     real_words_corpus.json: a person saying 72 English words (Debian ktuberling-data)
+For each set and system: WER, CER, and the share of clips transcribed exactly (the word accuracy of the
+one-word real clips). Systems: our model decoded greedily, with the word LM (``lm``) and held to the LM's
+words (``lexicon``), and PocketSphinx 5 with its own US English models. A benchmark, not a test: it
+takes a few minutes.
+"""
+import argparse
+import contextlib
+import sys
+
+import transcribe
+
+SETS = {"validation": "valid_corpus.json", "new engine": "valid_new_engine_corpus.json",
+        "real words": "real_words_corpus.json"}
+DECODERS = ("greedy", "lm", "lexicon")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL, help="the trained model")
+    parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="the word language model's text")
+    parser.add_argument("--limit", type=int, help="only the first N clips of each set (a quick look)")
+    args = parser.parse_args(argv)
+    with contextlib.redirect_stdout(sys.stderr):
+        model, audio_gen = transcribe.load_transcriber(args.model)
+    sets = {name: transcribe.read_corpus(path)[:args.limit] for name, path in SETS.items()}
+    print(transcribe.voice_table(transcribe.score_voices(model, audio_gen, sets, DECODERS, args.lm)))
+
+
+if __name__ == "__main__":
+    main()
