@@ -961,8 +961,8 @@ def main(argv=None):
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
     write_text_atomically(out / SPEAKERS_NAME, speakers_text(speakers, minutes, args))
-    # the LM also learns from the sentences too short or too long to speak: on 200 training clips held
-    # out of its text, the lm decoder's WER fell from 17.8% to 17.0% with them (bench/tune_lm.py)
+    # the LM also learns from the sentences too short or too long to speak (EXPERIMENTS.md: they lower
+    # the lm decoder's WER)
     write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences))
     real_words = copy_real_words(Path(args.real_words), out)
     print(summary(clips, results, started))

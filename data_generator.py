@@ -96,6 +96,11 @@ def pack_ctc_targets(labels, output_lengths):
     return packed
 
 
+def audio_length(seconds):
+    """A length of audio as people say it: "74 minutes", "28.1 hours"."""
+    return f"{seconds / 60:.0f} minutes" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} hours"
+
+
 class AudioGenerator:
     """Reads corpus descriptions and yields padded batches of normalised features with their labels."""
 
@@ -333,7 +338,7 @@ class AudioGenerator:
         if bad:
             self._select(partition, keep)
         if progress:
-            print(f"{partition}: {len(keep)} clips ready ({sum(durations[i] for i in keep) / 60:.1f} min)")
+            print(f"{partition}: {len(keep):,} clips, {audio_length(sum(durations[i] for i in keep))} of audio")
         return len(bad)
 
     # ----------------------------------------------------------------------------- batches
