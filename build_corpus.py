@@ -4,7 +4,7 @@ Usage (from the project root; no network needed, every input is an installed PyP
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
-                           [--extra-speakers 406] [--extra-utts 30] [--jobs N] [--max-words 14]
+                           [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -867,7 +867,7 @@ def parse_args(argv):
     parser.add_argument("--more-speakers", type=int, default=164,
                         help=f"speakers of {MORE_SET}, the final model's extra training speech (0: none)")
     parser.add_argument("--more-utts", type=int, default=30, help=f"clips per {MORE_SET} speaker")
-    parser.add_argument("--extra-speakers", type=int, default=406,
+    parser.add_argument("--extra-speakers", type=int, default=576,
                         help=f"speakers of {EXTRA_SET}, more of the final model's training speech, spoken "
                              "from the sentences no other clip spoke (0: none)")
     parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
