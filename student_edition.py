@@ -38,7 +38,8 @@ STAMP = ".student_edition"
 # Copied unchanged: everything the notebook, the corpus build and the self-check need.
 HANDED_OUT = ("build_corpus.py", "char_map.py", "create_desc_json.py", "ctc.py", "data_generator.py",
               "decoding.py", "distributed.py", "flac_to_wav.sh", "language_model.py", "rubric.py",
-              "train_utils.py", "transcribe.py", "utils.py", "requirements.txt", ".gitignore")
+              "train_utils.py", "transcribe.py", "utils.py", "requirements.txt", ".gitignore",
+              ".ci/system-packages")  # make env installs the speech engines with it
 # Makefile targets that serve the instructor: they need the tests, bench/ or this script.
 INSTRUCTOR_TARGETS = ("test", "bench", "student")
 # Cell metadata a run leaves behind (papermill's timings); tags and the rest stay.
@@ -274,7 +275,9 @@ def write_edition(solution, out):
         for name, text in written.items():
             (building / name).write_text(text, encoding="utf-8")
         for path in copied:
-            shutil.copy2(path, building / path.name)
+            target = building / path.relative_to(solution)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
         os.chmod(building, 0o755)
         old = None
         if out.exists():

@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -205,6 +206,9 @@ def test_makefile_keeps_the_student_targets_and_drops_the_instructors(starter):
         assert done.returncode != 0 and "No rule to make target" in done.stderr
     text = (starter / "Makefile").read_text()
     assert "pytest" not in text and "bench/" not in text and "student_edition" not in text
+    # every script a recipe runs is handed out with it
+    for script in re.findall(r"(?:bash|\$\(PY\)) (\S+\.(?:py|sh)|\.ci/\S+)", text):
+        assert (starter / script.removeprefix("../")).is_file(), script  # ../ from inside LibriSpeech/
 
 
 def test_an_existing_folder_is_replaced_only_when_it_is_an_edition(starter_copy, tmp_path):
