@@ -164,10 +164,33 @@ def test_extra_round_sizes():
 
 
 def test_degrade_probability():
-    audio = np.sin(np.arange(16000) / 10.0)
+    audio = np.sin(np.arange(1600) / 10.0)
     assert bc.degrade(audio, np.random.default_rng(0), prob=0.0) is audio
     for seed in range(5):
         assert not np.array_equal(bc.degrade(audio, np.random.default_rng(seed), prob=1.0), audio)
+    # the share of clips degraded is the one asked for (binomial spread of 400 draws: about 0.025)
+    for prob in (bc.DEGRADE_PROB, 0.2):
+        degraded = [bc.degrade(audio, np.random.default_rng(seed), prob=prob) is not audio for seed in range(400)]
+        assert abs(np.mean(degraded) - prob) < 0.08, prob
+
+
+def test_each_effect_is_chosen_at_its_rate(monkeypatch):
+    """On a degraded clip each effect is applied with EFFECT_PROB, and never none."""
+    calls = {}
+    names = ("reverberate", "add_background_noise", "colour_microphone", "band_limit")
+    for name in names:
+        monkeypatch.setattr(bc, name, lambda audio, rng, name=name: calls.__setitem__(name, calls.get(name, 0) + 1)
+                            or audio + 1.0)
+    counts = []
+    for seed in range(400):
+        before = sum(calls.values())
+        bc.degrade(np.zeros(100), np.random.default_rng(seed), prob=1.0)
+        counts.append(sum(calls.values()) - before)
+    assert min(counts) >= 1
+    for name in names:
+        # EFFECT_PROB, plus the forced single effect when the draw chose none (1/16 of clips, 1 in 4 each)
+        expected = bc.EFFECT_PROB + (1 - bc.EFFECT_PROB) ** len(names) / len(names)
+        assert abs(calls[name] / 400 - expected) < 0.08, name
 
 
 def test_speaker_plan():
