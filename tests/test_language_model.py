@@ -67,7 +67,7 @@ def test_ney_discount(counts, discount):
 
 
 def test_order_must_be_positive_and_a_unigram_model_works():
-    with pytest.raises(ValueError, match="order must be at least 1"):
+    with pytest.raises(ValueError, match="^order must be at least 1$"):
         lmod.NgramLM(TINY, order=0)
     lm = lmod.NgramLM(TINY, order=1)
     assert lm.start() == () and lm.prob("b", ("a",)) == lm.prob("b")
@@ -106,9 +106,12 @@ def test_load_trains_a_text_file_at_the_order_asked(tmp_path):
 @pytest.mark.parametrize("name, content, says", [
     ("absent.txt", None, "language model not found"),
     ("empty.txt", b"\n 42 \n", "no words to train a language model on"),
-    ("latin1.txt", "caf\u00e9 au lait\n".encode("latin-1"), "not UTF-8 text"),
-    ("notes.arpa", b"the cat sat\n", "no \\\\1-grams: section found, so it is no ARPA file"),
-    ("model.lm", lmod.KENLM_BINARY_MAGIC + b"rest of a binary model", "a KenLM binary model does not list its words"),
+    ("latin1.txt", "caf\u00e9 au lait\n".encode("latin-1"), r"not UTF-8 text \(.*\); pass the LM's training text, an "
+                                                            "ARPA file or a KenLM binary model$"),
+    ("notes.arpa", b"the cat sat\n", r"no \\1-grams: section found, so it is no ARPA file; pass an ARPA file, a KenLM "
+                                     r"binary model, or the LM's training text \(any other file name\)$"),
+    ("model.lm", lmod.KENLM_BINARY_MAGIC + b"rest of a binary model", r"a KenLM binary model does not list its words, "
+                                                                       r".*, or pass that ARPA file instead$"),
 ])
 def test_unusable_files_are_named_with_the_fix(tmp_path, name, content, says):
     path = tmp_path / name
@@ -130,8 +133,27 @@ def test_a_binary_model_name_is_never_read_as_training_text(tmp_path, name):
 def test_kenlm_missing_is_explained(tmp_path, small_lm, monkeypatch):
     arpa = small_lm.to_arpa(tmp_path / "small.arpa")
     monkeypatch.setitem(sys.modules, "kenlm", None)  # import kenlm raises ImportError
-    with pytest.raises(lmod.LMFileError, match=r"need the kenlm package \(\.venv/bin/pip install kenlm\)"):
+    with pytest.raises(lmod.LMFileError, match=r"need the kenlm package \(\.venv/bin/pip install kenlm\), "
+                                                  r"or pass the LM's training text$"):
         lmod.load(arpa)
+
+
+def test_a_file_kenlm_cannot_load_is_explained(tmp_path):
+    pytest.importorskip("kenlm")
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(lmod.KENLM_BINARY_MAGIC + b"http://kheafield.com/code format version 5\n\0xx")
+    lmod.vocabulary_path(binary).write_text("the cat\n", encoding="utf-8")
+    with pytest.raises(lmod.LMFileError, match=r"model.bin: kenlm cannot load it \(.*\); pass an ARPA file, a binary "
+                                               r"that KenLM's build_binary wrote, or the LM's training text$"):
+        lmod.load(binary)
+
+
+@pytest.mark.parametrize("words, upper", [("CAT DOG the a", False), ("CAT DOG THE a", True), ("CAT DOG the a rat", False)])
+def test_an_arpa_file_is_upper_case_where_most_of_its_words_are(tmp_path, words, upper):
+    path = tmp_path / "mixed.arpa"
+    path.write_text("\\data\\\n\n\\1-grams:\n" + "".join(f"-1.0\t{w}\n" for w in ["<s>", *words.split()])
+                    + "\n\\end\\\n", encoding="utf-8")
+    assert lmod._arpa_is_upper_case(path) is upper
 
 
 def test_arpa_file_layout(tmp_path):
