@@ -34,6 +34,8 @@ def test_check_audio_refuses_short_and_silent_clips_and_passes_the_boundaries():
     with pytest.raises(utils.AudioError, match=r"^x\.wav: 100 ms of audio is too short for this model, which "
                                                r"needs at least 150 ms; record a longer clip$"):
         transcribe.check_audio("x.wav", loud, shortest=2400)
+    with pytest.raises(utils.AudioError, match=r"^x\.wav: 1000 ms of audio .* needs at least 1500 ms;"):
+        transcribe.check_audio("x.wav", np.full(RATE, 0.5, dtype=np.float32), shortest=3 * RATE // 2)
     # -60 dBFS (a peak of 0.001) is still heard; below it is silence
     transcribe.check_audio("x.wav", np.full(1600, 0.001, dtype=np.float64), shortest=1600)
     with pytest.raises(utils.AudioError, match=r"^x\.wav: the clip is silent \(loudest sample -80 dBFS, below "
@@ -47,6 +49,11 @@ def test_quiet_cut_finds_the_quietest_10_ms_between_its_bounds():
     audio[17 * HOP:18 * HOP] = 0.01  # the pause
     audio[3 * HOP:4 * HOP] = 0.0  # quieter still, but before low
     assert transcribe.quiet_cut(audio, 10 * HOP, 30 * HOP) == 17 * HOP
+    # the quietest 10 ms, not the quietest sample
+    click = np.full(40 * HOP, 0.5, dtype=np.float32)
+    click[25 * HOP + 7] = 0.0
+    click[14 * HOP:15 * HOP] = 0.1
+    assert transcribe.quiet_cut(click, 10 * HOP, 30 * HOP) == 14 * HOP
     # windows are counted from low, in whole 10 ms steps
     shifted = rng.uniform(0.3, 0.5, 40 * HOP).astype(np.float32)
     shifted[12 * HOP + 40:13 * HOP + 40] = 0.0
@@ -124,7 +131,8 @@ def test_side_by_side_shows_truth_then_each_decoder():
     assert transcribe.side_by_side(scores()["model_end"], count=2) == (
         "19-198-0000\ntruth   the cat\ngreedy  the kat\nlexicon the cat\n\n"
         "2\ntruth   a dog\ngreedy  a doc\nlexicon a dog")
-    assert transcribe.side_by_side(scores()["model_end"]).count("truth") == 3  # at most count=4
+    many = {"references": ["a"] * 6, "paths": ["a.wav"] * 6, "greedy": {"hypotheses": ["a"] * 6}}
+    assert transcribe.side_by_side(many).count("truth") == 4  # four clips unless asked
 
 
 def test_voice_table():
