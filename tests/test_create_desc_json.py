@@ -139,3 +139,20 @@ def test_help_describes_the_command_and_its_arguments(capsys):
     assert "Describe LibriSpeech-layout folders as one JSON-lines corpus description" in out
     assert "LibriSpeech folders, e.g. LibriSpeech/dev-clean" in out
     assert "where to write the JSON lines, e.g. valid_corpus.json" in out
+
+
+def test_the_closing_line_says_what_was_written_or_why_nothing_was(tmp_path, capsys):
+    good, bad = tmp_path / "good" / "1" / "2", tmp_path / "bad" / "3" / "4"
+    for chapter in (good, bad):
+        chapter.mkdir(parents=True)
+    write_wav(good / "1-2-0000.wav", 1600)
+    (good / "1-2.trans.txt").write_text("1-2-0000 HI\n", encoding="utf-8")
+    (bad / "3-4.trans.txt").write_text("3-4-0000 NO CLIP\n", encoding="utf-8")
+    out = tmp_path / "out.json"
+    assert cdj.main([str(tmp_path / "good"), str(out)]) == cdj.EXIT_OK
+    assert capsys.readouterr().out == f"create_desc_json: wrote 1 utterances (0.00 h) to {out}; skipped 0\n"
+    folders = [str(tmp_path / "bad"), str(tmp_path / "bad" / "3")]
+    assert cdj.main([*folders, str(tmp_path / "none.json")]) == cdj.EXIT_NOTHING_USABLE
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"create_desc_json: no usable utterance under {' '.join(folders)}; skipped 2 (duplicate id: 1, missing "
+        f"clip: 1); {tmp_path / 'none.json'} not written")
