@@ -145,3 +145,32 @@ def test_voice_table():
         "real words   pocketsphinx        20.0    10.0     75.0     72",
         "new engine   ours, lm             3.4     1.3     90.0    120",
     ]
+
+
+# ------------------------------------------------------------------------------------------ decoders
+def spelled(text, padding=""):
+    """Per-frame probabilities that spell ``text`` (a blank after each character), then ``padding`` the same
+    way: what a padded batch gives for the frames past a clip's end."""
+    from char_map import BLANK_INDEX, OUTPUT_DIM, char_map
+
+    rows = []
+    for ch in text + padding:
+        for index in (char_map[ch], BLANK_INDEX):
+            row = np.full(OUTPUT_DIM, 1e-3)
+            row[BLANK_INDEX] = 2e-3
+            row[index] = 1.0
+            rows.append(row / row.sum())
+    return np.array(rows, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", transcribe.DECODERS)
+def test_every_decoder_reads_only_the_real_frames_and_a_single_frame(tmp_path, name):
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("the cat sat\na cat\n", encoding="utf-8")
+    decode = transcribe.make_decoder(name, lm_path=lm_text)
+    real = len(spelled("the cat"))
+    assert decode(spelled("the cat", padding=" sat"), real) == "the cat"
+    assert decode(spelled("the cat"), real) == "the cat"
+    assert decode(spelled("a")[:1], 1) == "a"  # one frame is a clip too
+    if name != "greedy":  # greedy_decode raises on zero frames; check_audio never lets such a clip through
+        assert decode(spelled("")[:0], 0) == ""
