@@ -174,3 +174,11 @@ def test_every_decoder_reads_only_the_real_frames_and_a_single_frame(tmp_path, n
     assert decode(spelled("a")[:1], 1) == "a"  # one frame is a clip too
     if name != "greedy":  # greedy_decode raises on zero frames; check_audio never lets such a clip through
         assert decode(spelled("")[:0], 0) == ""
+
+
+@pytest.mark.parametrize("name", transcribe.DECODERS)
+def test_every_decoder_collapses_a_held_letter_and_keeps_apostrophes(tmp_path, name):
+    lm_text = tmp_path / "lm.txt"
+    lm_text.write_text("it's all the cat\nall cats\n", encoding="utf-8")
+    probs = np.repeat(spelled("it's all"), 2, axis=0)  # each character and each blank held for two frames
+    assert transcribe.make_decoder(name, lm_path=lm_text)(probs, len(probs)) == "it's all"
