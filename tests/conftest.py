@@ -24,7 +24,8 @@ def tiny_corpus(tmp_path_factory):
     """A few real TTS clips through build_corpus.py, flac_to_wav.sh and create_desc_json.py.
 
     Returns the folder holding LibriSpeech/, train_corpus.json, valid_corpus.json and
-    train_corpus_large.json (synth-train, synth-train-more and synth-train-extra).
+    train_corpus_large.json (synth-train, synth-train-more and synth-train-extra), valid_new_engine_corpus.json
+    and real_words_corpus.json.
     """
     base = tmp_path_factory.mktemp("corpus")
     run([sys.executable, str(ROOT / "build_corpus.py"), "--out", "LibriSpeech", "--train-speakers", "2",
@@ -38,6 +39,9 @@ def tiny_corpus(tmp_path_factory):
     run([sys.executable, str(ROOT / "create_desc_json.py"), str(base / "LibriSpeech/synth-train"),
          str(base / "LibriSpeech/synth-train-more"), str(base / "LibriSpeech/synth-train-extra"),
          "train_corpus_large.json"], cwd=base)
+    for name, set_dir in (("valid_new_engine", "synth-valid-new-engine"), ("real_words", "real-words")):
+        run([sys.executable, str(ROOT / "create_desc_json.py"), str(base / "LibriSpeech" / set_dir),
+             f"{name}_corpus.json"], cwd=base)
     return base
 
 

@@ -166,10 +166,11 @@ def test_drop_unfit_asks_the_model_for_each_clips_own_frames(gen):
     frames = {i: gen.frame_count(d) for i, d in enumerate(gen.train_durations)}
     texts = list(gen.train_texts)
     # a stride between the clips' frames per needed output frame: some transcripts fit, some do not
-    stride = int(np.median([frames[i] / data_generator.ctc_frames_needed(t) for i, t in enumerate(texts)]))
-    fits = [frames[i] // stride >= data_generator.ctc_frames_needed(t) for i, t in enumerate(texts)]
+    # the median clip's frames per needed frame, as a model's stride: the clips above it fit, those below not
+    stride = float(np.median([frames[i] / data_generator.ctc_frames_needed(t) for i, t in enumerate(texts)]))
+    fits = [int(frames[i] / stride) >= data_generator.ctc_frames_needed(t) for i, t in enumerate(texts)]
     assert 0 < sum(fits) < len(texts)
-    assert gen.drop_unfit("train", lambda n: n // stride) == fits.count(False)
+    assert gen.drop_unfit("train", lambda n: int(n / stride)) == fits.count(False)
     assert gen.train_texts == [t for t, fit in zip(texts, fits) if fit]
 
 
