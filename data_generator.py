@@ -502,6 +502,8 @@ class AudioGenerator:
 
 
 # --------------------------------------------------------------------------------- one clip, visualised
+# The notebook's STEP 1 figures: functions of their own, apart from the class, imported from here by the
+# notebook (a module of their own would have to join student_edition.HANDED_OUT).
 def vis_train_features(index=0, desc_file="train_corpus.json"):
     """Transcript, raw audio, normalised MFCC and spectrogram, and path of training clip ``index``."""
     audio_gen = AudioGenerator(features=utils.SPECTROGRAM)

@@ -1,4 +1,5 @@
-"""From per-frame character probabilities to text, and a model's transcripts of clips.
+"""From per-frame character probabilities to text. (Running a model on a clip is transcribe.py's job;
+``get_predictions``, the notebook's clip viewer, stays importable from here and runs it there.)
 
 Four decoders, from fastest to best (how their settings were chosen: EXPERIMENTS.md, "Decoder tuning"):
 - ``greedy_decode``: the best character of every frame, repeats collapsed, blanks dropped;
