@@ -63,7 +63,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 bench: corpus
-	$(PY) bench/train_speed.py
+	$(PY) -m bench.train_speed
 
 clean-corpus:
 	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json \

@@ -11,17 +11,17 @@ import hashlib
 import json
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 import utils
 from char_map import ALPHABET, text_to_int_sequence
-from utils import AudioError, atomic_write, calc_feat_dim, mfcc_of, spectrogram_of
-from utils import mfcc_from_file, spectrogram_from_file  # noqa: F401  (bench/train_speed.py uses them from here)
+from utils import AudioError, Features, atomic_write
 
 RNG_SEED = 123  # the order of batches and the clips used for normalisation are reproducible
-NORMALIZE_EPSILON = 1e-14
+NORMALISE_EPSILON = 1e-14  # added to the standard deviation, so a constant feature divides safely
 
 # SpecAugment-style masking of training clips (Park et al. 2019), sized for clips of a few seconds
 FREQ_MASKS = 2          # frequency bands blanked per clip
@@ -32,7 +32,10 @@ TIME_MASK_SHARE = 0.1   # ... and at most this fraction of the clip
 
 NORM_SUFFIX = ".norm.npz"  # a model's normalisation statistics: results/model_end.h5 -> model_end.norm.npz
 
-# features of every clip featurized in this process, keyed by file identity and feature settings
+SPLITS = ("train", "valid", "test")
+SPLIT_NAMES = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}  # 2017 names too
+
+# features of every clip featurized in this process, keyed by file identity and ``Features``
 _FEATURE_CACHE = {}
 
 
@@ -51,9 +54,19 @@ def file_digest(path):
     return digest.hexdigest()
 
 
-def _cache_key(path, settings):
-    stat = os.stat(path)
-    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, settings)
+def featurize_file(path, features):
+    """``features`` (a ``utils.Features``) of one audio file: shape (frames, width). Computed once per
+    process, then served from the cache, keyed by the file's path, modification time and size."""
+    key = None
+    if os.path.exists(path):
+        stat = os.stat(path)
+        key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, features)
+        if key in _FEATURE_CACHE:
+            return _FEATURE_CACHE[key]
+    feature = features.of_audio(utils.load_audio(path), name=path)
+    if key is not None:
+        _FEATURE_CACHE[key] = feature
+    return feature
 
 
 def spec_augment(feature, rng):
@@ -101,12 +114,55 @@ def audio_length(seconds):
     return f"{seconds / 60:.0f} minutes" if seconds < 2 * 3600 else f"{seconds / 3600:.1f} hours"
 
 
+def split_name(partition):
+    """The split a partition name means: 'validation' and 'valid' are the same set."""
+    name = SPLIT_NAMES.get(partition)
+    if name is None:
+        raise ValueError(f"unknown partition {partition!r}: use 'train', 'valid' or 'test'")
+    return name
+
+
+@dataclass
+class Clips:
+    """The clips of one split, in order: their audio paths, durations (s) and transcripts."""
+    paths: list = field(default_factory=list)
+    durations: list = field(default_factory=list)
+    texts: list = field(default_factory=list)
+    COLUMNS = ("paths", "durations", "texts")
+
+    def select(self, indices):
+        """Keep only the clips at ``indices``, in that order."""
+        for name in self.COLUMNS:
+            column = getattr(self, name)
+            setattr(self, name, [column[i] for i in indices])
+
+    def __len__(self):
+        return len(self.paths)
+
+
+class _SplitColumn:
+    """The 2017 attributes (``train_audio_paths``, ``valid_texts``, ...): one column of one split's Clips."""
+
+    def __init__(self, split, column):
+        self.split, self.column = split, column
+
+    def __get__(self, audio_gen, owner=None):
+        return self if audio_gen is None else getattr(audio_gen.splits[self.split], self.column)
+
+    def __set__(self, audio_gen, value):
+        setattr(audio_gen.splits[self.split], self.column, list(value))
+
+
 class AudioGenerator:
     """Reads corpus descriptions and yields padded batches of normalised features with their labels."""
 
-    def __init__(self, step=10, window=20, max_freq=8000, mfcc_dim=13, minibatch_size=20, desc_file=None,
-                 spectrogram=True, max_duration=10.0, sort_by_duration=False, seed=RNG_SEED, augment=False,
-                 clips_per_epoch=None):
+    train_audio_paths, train_durations, train_texts = (_SplitColumn("train", c) for c in Clips.COLUMNS)
+    valid_audio_paths, valid_durations, valid_texts = (_SplitColumn("valid", c) for c in Clips.COLUMNS)
+    test_audio_paths, test_durations, test_texts = (_SplitColumn("test", c) for c in Clips.COLUMNS)
+
+    def __init__(self, step=utils.STEP_MS, window=utils.WINDOW_MS, max_freq=utils.MAX_FREQ, mfcc_dim=utils.MFCC_DIM,
+                 minibatch_size=20, desc_file=None, spectrogram=True, max_duration=10.0, sort_by_duration=False,
+                 seed=RNG_SEED, augment=False, clips_per_epoch=None, features=None):
         """
         Params:
             step (int): ms between feature frames
@@ -123,8 +179,11 @@ class AudioGenerator:
             clips_per_epoch (int): train on this many clips per epoch, taken in turn from a seeded
                 shuffle of the whole training set (``epoch_clips``), so an epoch costs the same however
                 large the set is; None: every clip, every epoch
+            features (utils.Features): the features, in place of step, window, max_freq, mfcc_dim and
+                spectrogram
         """
-        self.feat_dim = calc_feat_dim(window, max_freq) if spectrogram else mfcc_dim
+        self.features = features or Features.of(spectrogram, mfcc_dim, step, window, max_freq)
+        self.feat_dim = self.features.width
         self.feats_mean = np.zeros((self.feat_dim,), dtype=np.float32)
         self.feats_std = np.ones((self.feat_dim,), dtype=np.float32)
         self.rng = random.Random(seed)
@@ -132,49 +191,34 @@ class AudioGenerator:
         self.seed = seed
         self.clips_per_epoch = clips_per_epoch
         self.mask_rng = np.random.default_rng(seed)
-        self.step = step
-        self.window = window
-        self.max_freq = max_freq
-        self.mfcc_dim = mfcc_dim
         self.minibatch_size = minibatch_size
-        self.spectrogram = spectrogram
         self.max_duration = max_duration
         self.sort_by_duration = sort_by_duration
-        self.epochs_served = {"train": 0, "valid": 0, "test": 0}
+        self.epochs_served = dict.fromkeys(SPLITS, 0)
         self.train_epochs_begun = 0  # numbers the epochs for epoch_clips; set it to resume mid-run
         # dataset() keeps each padded batch for the next epoch (``epoch(cache=...)``); a subclass whose
         # batch_order draws new groupings of clips every epoch must set this False
         self.reuse_batches = clips_per_epoch is None
-        for partition in ("train", "valid", "test"):
-            self._set_partition(partition, [], [], [])
+        self.splits = {split: Clips() for split in SPLITS}
         if desc_file is not None:
             self.load_metadata_from_desc_file(desc_file, "train")
 
     # ----------------------------------------------------------------------------- corpus descriptions
-    @staticmethod
-    def _prefix(partition):
-        """Attribute prefix of a partition name: 'validation' and 'valid' are the same set."""
-        prefix = {"train": "train", "validation": "valid", "valid": "valid", "test": "test"}.get(partition)
-        if prefix is None:
-            raise ValueError(f"unknown partition {partition!r}: use 'train', 'valid' or 'test'")
-        return prefix
+    def clips(self, partition):
+        """The ``Clips`` of a partition ('train', 'valid' or 'validation', 'test')."""
+        return self.splits[split_name(partition)]
 
-    def _set_partition(self, partition, paths, durations, texts):
-        prefix = self._prefix(partition)
-        setattr(self, f"{prefix}_audio_paths", list(paths))
-        setattr(self, f"{prefix}_durations", list(durations))
-        setattr(self, f"{prefix}_texts", list(texts))
-
-    def _partition(self, partition):
-        prefix = self._prefix(partition)
-        return (getattr(self, f"{prefix}_audio_paths"), getattr(self, f"{prefix}_durations"),
-                getattr(self, f"{prefix}_texts"))
-
-    def _select(self, partition, indices):
-        """Keep only the clips at ``indices`` of a partition, in that order."""
-        paths, durations, texts = self._partition(partition)
-        self._set_partition(partition, [paths[i] for i in indices], [durations[i] for i in indices],
-                            [texts[i] for i in indices])
+    @classmethod
+    def for_training(cls, train_json, valid_json, output_length, progress=True, **settings):
+        """A generator (``settings``: its arguments) with both descriptions read, the training statistics
+        fitted, every clip featurized and the clips a model's ``output_length`` cannot align left out
+        (``prepare_to_train``): what both training loops start from."""
+        audio_gen = cls(**settings)
+        audio_gen.load_train_data(train_json)
+        audio_gen.load_validation_data(valid_json)
+        for partition, desc_file in (("train", train_json), ("valid", valid_json)):
+            audio_gen.prepare_to_train(partition, output_length, desc_file, progress=progress)
+        return audio_gen
 
     def load_train_data(self, desc_file="train_corpus.json"):
         self.load_metadata_from_desc_file(desc_file, "train")
@@ -220,7 +264,7 @@ class AudioGenerator:
                 texts.append(text)
         if too_long:
             print(f"{desc_file}: {too_long} clips longer than {self.max_duration} s left out")
-        self._set_partition(partition, paths, durations, texts)
+        self.splits[split_name(partition)] = Clips(paths, durations, texts)
 
     def drop_unfit(self, partition, output_length):
         """Leave out clips whose transcript needs more output frames than the model gives them
@@ -228,14 +272,12 @@ class AudioGenerator:
 
         ``output_length`` maps feature frames to output frames. Returns the number left out.
         """
-        paths, durations, texts = self._partition(partition)
-        keep = []
-        for i, (duration, text) in enumerate(zip(durations, texts)):
-            if output_length(self.frame_count(duration)) >= ctc_frames_needed(text):
-                keep.append(i)
-        dropped = len(paths) - len(keep)
+        clips = self.clips(partition)
+        keep = [i for i, (duration, text) in enumerate(zip(clips.durations, clips.texts))
+                if output_length(self.frame_count(duration)) >= ctc_frames_needed(text)]
+        dropped = len(clips) - len(keep)
         if dropped:
-            self._select(partition, keep)
+            clips.select(keep)
         return dropped
 
     def prepare_to_train(self, partition, output_length, desc_file, progress=True):
@@ -248,48 +290,23 @@ class AudioGenerator:
         if dropped and progress:
             print(f"{partition}: {dropped} clips left out: their transcript needs more output frames than the "
                   "model gives them (one per character, plus one between doubled letters)")
-        if not self._partition(partition)[0]:
+        if not self.clips(partition):
             raise ValueError(f"no usable {partition} clips in {desc_file}")
 
     def frame_count(self, duration):
-        """Feature frames of a clip of ``duration`` seconds (both feature kinds step by ``step`` ms)."""
-        samples = int(round(duration * utils.SAMPLE_RATE))
-        window = int(0.001 * (self.window if self.spectrogram else 25) * utils.SAMPLE_RATE)
-        hop = int(0.001 * self.step * utils.SAMPLE_RATE)
-        if self.spectrogram:
-            return max(0, 1 + (samples - window) // hop)
-        return max(1, 1 + int(np.ceil((samples - window) / hop)))
+        """Feature frames of a clip of ``duration`` seconds."""
+        return self.features.frame_count(int(round(duration * utils.SAMPLE_RATE)))
 
     # ----------------------------------------------------------------------------- features
     def featurize(self, audio_clip):
         """Features of one file: shape (frames, feat_dim); computed once per process, then cached."""
-        settings = ("spec", self.step, self.window, self.max_freq) if self.spectrogram else \
-            ("mfcc", self.step, self.mfcc_dim)
-        key = _cache_key(audio_clip, settings) if os.path.exists(audio_clip) else None
-        if key is not None and key in _FEATURE_CACHE:
-            return _FEATURE_CACHE[key]
-        feature = self.featurize_audio(utils.load_audio(audio_clip), name=audio_clip)
-        if key is not None:
-            _FEATURE_CACHE[key] = feature
-        return feature
-
-    def featurize_audio(self, audio, name="the clip"):
-        """Features of mono samples at ``utils.SAMPLE_RATE``: shape (frames, feat_dim), not cached.
-        ``name`` is how an error message calls the clip."""
-        if self.spectrogram:
-            return spectrogram_of(audio, step=self.step, window=self.window, max_freq=self.max_freq, name=name)
-        return mfcc_of(audio, mfcc_dim=self.mfcc_dim, step=self.step, name=name)
-
-    @property
-    def feature_kind(self):
-        """'spectrogram' or 'mfcc13' (with the number of coefficients): what the statistics describe."""
-        return "spectrogram" if self.spectrogram else f"mfcc{self.mfcc_dim}"
+        return featurize_file(audio_clip, self.features)
 
     def save_normalisation(self, model_path, train_json):
         """Write the statistics beside a model (``normalisation_path``), with the feature kind and the
         training description they came from (its path and SHA-256), in one atomic write."""
         atomic_write(normalisation_path(model_path), lambda temp: np.savez(
-            temp, mean=self.feats_mean, std=self.feats_std, features=np.array(self.feature_kind),
+            temp, mean=self.feats_mean, std=self.feats_std, features=np.array(self.features.name),
             train_digest=np.array(file_digest(train_json)), train_json=np.array(str(train_json))))
 
     def load_normalisation(self, model_path):
@@ -299,13 +316,13 @@ class AudioGenerator:
         path = normalisation_path(model_path)
         with np.load(path) as saved:
             record = {name: saved[name] for name in saved.files}
-        if str(record["features"]) != self.feature_kind:
+        if str(record["features"]) != self.features.name:
             raise ValueError(f"{path} holds the statistics of {record['features']} features, not "
-                             f"{self.feature_kind}; pass the features the model was trained on (--features)")
+                             f"{self.features.name}; pass the features the model was trained on (--features)")
         self.feats_mean, self.feats_std = record["mean"], record["std"]
         return record
 
-    def normalize(self, feature, eps=NORMALIZE_EPSILON):
+    def normalise(self, feature, eps=NORMALISE_EPSILON):
         """Scale features to zero mean, unit variance with the training set's statistics."""
         return (feature - self.feats_mean) / (self.feats_std + eps)
 
@@ -325,9 +342,9 @@ class AudioGenerator:
         Returns the number left out. Doing this once before training keeps the first epoch as fast
         as the rest and turns a bad file into a message, not a crash in the middle of an epoch.
         """
-        paths, durations, texts = self._partition(partition)
+        clips = self.clips(partition)
         keep, bad = [], []
-        for i, path in enumerate(paths):
+        for i, path in enumerate(clips.paths):
             try:
                 self.featurize(path)
                 keep.append(i)
@@ -335,17 +352,18 @@ class AudioGenerator:
                 bad.append(str(err))
         for message in bad:
             print(f"left out: {message}")
+        seconds = sum(clips.durations[i] for i in keep)
         if bad:
-            self._select(partition, keep)
+            clips.select(keep)
         if progress:
-            print(f"{partition}: {len(keep):,} clips, {audio_length(sum(durations[i] for i in keep))} of audio")
+            print(f"{partition}: {len(keep):,} clips, {audio_length(seconds)} of audio")
         return len(bad)
 
     # ----------------------------------------------------------------------------- batches
     def caps_epoch(self, partition):
         """Whether an epoch of this partition hears only ``clips_per_epoch`` of its clips."""
-        n = len(self._partition(partition)[0])
-        return (self._prefix(partition) == "train" and self.clips_per_epoch is not None
+        n = len(self.clips(partition))
+        return (split_name(partition) == "train" and self.clips_per_epoch is not None
                 and 0 < self.clips_per_epoch < n)
 
     def epoch_clips(self, partition):
@@ -356,7 +374,7 @@ class AudioGenerator:
         e (``train_epochs_begun``, counted as each epoch starts): a resumed run, with it set to the
         epochs done, hears what the uninterrupted run would have.
         """
-        n = len(self._partition(partition)[0])
+        n = len(self.clips(partition))
         if not self.caps_epoch(partition):
             return list(range(n))
         k = self.clips_per_epoch
@@ -369,7 +387,7 @@ class AudioGenerator:
 
     def batch_order(self, partition):
         """Clip indices of each batch for one epoch; each clip of ``epoch_clips`` appears exactly once."""
-        _, durations, _ = self._partition(partition)
+        durations = self.clips(partition).durations
         by_length = sorted(self.epoch_clips(partition), key=lambda i: (durations[i], i))
         batches = [by_length[i:i + self.minibatch_size] for i in range(0, len(by_length), self.minibatch_size)]
         if not self.sort_by_duration and partition == "train":
@@ -378,7 +396,7 @@ class AudioGenerator:
 
     def batch_order_lengths(self, partition):
         """Clips per batch of one epoch, without drawing a new order."""
-        n = self.clips_per_epoch if self.caps_epoch(partition) else len(self._partition(partition)[0])
+        n = self.clips_per_epoch if self.caps_epoch(partition) else len(self.clips(partition))
         return [min(self.minibatch_size, n - i) for i in range(0, n, self.minibatch_size)]
 
     def get_batch(self, partition, indices=None):
@@ -389,13 +407,13 @@ class AudioGenerator:
         outputs: ``ctc`` zeros of shape (batch,), kept for code written against the 2017 interface.
         Without ``indices`` the first ``minibatch_size`` clips of the partition are used.
         """
-        paths, _, texts = self._partition(partition)
+        clips = self.clips(partition)
         if indices is None:
-            indices = range(min(self.minibatch_size, len(paths)))
-        features = [self.normalize(self.featurize(paths[i])) for i in indices]
-        if self.augment and self._prefix(partition) == "train":
+            indices = range(min(self.minibatch_size, len(clips)))
+        features = [self.normalise(self.featurize(clips.paths[i])) for i in indices]
+        if self.augment and split_name(partition) == "train":
             features = [spec_augment(f, self.mask_rng) for f in features]
-        labels = [text_to_int_sequence(texts[i]) for i in indices]
+        labels = [text_to_int_sequence(clips.texts[i]) for i in indices]
         max_frames = max(f.shape[0] for f in features)
         max_label = max(len(label) for label in labels)
         x = np.zeros((len(features), max_frames, self.feat_dim), dtype=np.float32)
@@ -414,7 +432,7 @@ class AudioGenerator:
         With ``cache`` (a dict), a batch of clips built in an earlier pass is served from it again.
         """
         order = self.batch_order(partition)
-        if self._prefix(partition) == "train":
+        if split_name(partition) == "train":
             self.train_epochs_begun += 1
         for indices in order:
             if cache is None:
@@ -424,10 +442,10 @@ class AudioGenerator:
             if key not in cache:
                 cache[key] = self.get_batch(partition, indices)
             yield cache[key]
-        self.epochs_served[self._prefix(partition)] += 1
+        self.epochs_served[split_name(partition)] += 1
 
     def _forever(self, partition):
-        if not self._partition(partition)[0]:
+        if not self.clips(partition):
             raise ValueError(f"no {partition} clips loaded")
         while True:
             yield from self.epoch(partition)
@@ -454,7 +472,7 @@ class AudioGenerator:
 
         # The batches hold the same clips every epoch (only their order changes), so without masking
         # each padded batch is built once and served again: it saves a second of Python per epoch.
-        reuse = self.reuse_batches and not (self.augment and self._prefix(partition) == "train")
+        reuse = self.reuse_batches and not (self.augment and split_name(partition) == "train")
         cache = {} if reuse else None
 
         def batches():
@@ -477,28 +495,24 @@ class AudioGenerator:
         return dataset.with_options(options)
 
     # ----------------------------------------------------------------------------- ordering (2017 API)
-    def shuffle_data_by_partition(self, partition):
-        """Shuffle a partition's clips in place (paths, durations and texts together)."""
-        order = list(range(len(self._partition(partition)[0])))
-        self.rng.shuffle(order)
-        self._select(partition, order)
-
     def sort_data_by_duration(self, partition):
         """Sort a partition's clips by increasing duration."""
-        durations = self._partition(partition)[1]
-        self._select(partition, sorted(range(len(durations)), key=lambda i: (durations[i], i)))
+        clips = self.clips(partition)
+        clips.select(sorted(range(len(clips)), key=lambda i: (clips.durations[i], i)))
 
 
 # --------------------------------------------------------------------------------- one clip, visualised
+# The notebook's STEP 1 figures: functions of their own, apart from the class, imported from here by the
+# notebook (a module of their own would have to join student_edition.HANDED_OUT).
 def vis_train_features(index=0, desc_file="train_corpus.json"):
     """Transcript, raw audio, normalised MFCC and spectrogram, and path of training clip ``index``."""
-    audio_gen = AudioGenerator(spectrogram=True)
+    audio_gen = AudioGenerator(features=utils.SPECTROGRAM)
     audio_gen.load_train_data(desc_file)
     vis_audio_path = audio_gen.train_audio_paths[index]
-    vis_spectrogram_feature = audio_gen.normalize(audio_gen.featurize(vis_audio_path))
-    mfcc_gen = AudioGenerator(spectrogram=False)
+    vis_spectrogram_feature = audio_gen.normalise(audio_gen.featurize(vis_audio_path))
+    mfcc_gen = AudioGenerator(features=utils.MFCC)
     mfcc_gen.load_train_data(desc_file)
-    vis_mfcc_feature = mfcc_gen.normalize(mfcc_gen.featurize(vis_audio_path))
+    vis_mfcc_feature = mfcc_gen.normalise(mfcc_gen.featurize(vis_audio_path))
     vis_text = audio_gen.train_texts[index]
     vis_raw_audio = utils.load_audio(vis_audio_path)
     print(f"There are {len(audio_gen.train_audio_paths)} total training examples.")

@@ -42,16 +42,16 @@ import time
 import zlib
 from pathlib import Path
 
-import utils  # noqa: F401  (sets TensorFlow's log level before it loads)
+import utils  # first: it quiets TensorFlow's loading before anything imports it
 import numpy as np
 import tensorflow as tf
 
 import sample_models
 import train_utils
 from data_generator import AudioGenerator, pack_ctc_targets
-from train_utils import NAN_ADVICE, ctc_loss, save_history, save_model_file
+from train_utils import ctc_loss, epoch_line, save_history, save_model_file, stopped_line, undefined_loss
+from utils import Features
 
-SPECTROGRAM_DIM = 161
 FINGERPRINT_MODULUS = 2 ** 24  # the corpus fingerprint travels as a float32: it must stay exact
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -101,23 +101,13 @@ def step_clips(batches, assignments):
 
 
 # ------------------------------------------------------------------------------------------ data
-def load_corpus(train_json, valid_json, minibatch_size, spectrogram, mfcc_dim, output_length, verbose):
-    """An AudioGenerator with both partitions featurized and unfit clips left out."""
-    audio_gen = AudioGenerator(minibatch_size=minibatch_size, spectrogram=spectrogram, mfcc_dim=mfcc_dim)
-    audio_gen.load_train_data(train_json)
-    audio_gen.load_validation_data(valid_json)
-    for partition, desc_file in (("train", train_json), ("valid", valid_json)):
-        audio_gen.prepare_to_train(partition, output_length, desc_file, progress=verbose)
-    return audio_gen
-
-
 def corpus_fingerprint(audio_gen):
     """Clip counts and a checksum of (duration, transcript) per partition; paths may differ by machine."""
     values = []
     for partition in ("train", "valid"):
-        _, durations, texts = audio_gen._partition(partition)
-        described = json.dumps([[round(d, 3), t] for d, t in zip(durations, texts)]).encode()
-        values += [len(texts), zlib.crc32(described) % FINGERPRINT_MODULUS]
+        clips = audio_gen.clips(partition)
+        described = json.dumps([[round(d, 3), t] for d, t in zip(clips.durations, clips.texts)]).encode()
+        values += [len(clips), zlib.crc32(described) % FINGERPRINT_MODULUS]
     return values
 
 
@@ -272,7 +262,7 @@ def model_spec(input_to_softmax):
     if not isinstance(spec, dict) or "function" not in spec:
         raise TypeError("pass a sample_models build_spec ({'function': ..., 'kwargs': ...}) or a model built "
                         "by sample_models (it carries build_spec)")
-    return train_utils._plain(spec)
+    return train_utils.plain(spec)
 
 
 def weights_checksum(model):
@@ -281,7 +271,7 @@ def weights_checksum(model):
 
 
 def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_json=None, valid_json=None,
-                       minibatch_size=20, spectrogram=True, mfcc_dim=13, optimizer_factory=None, epochs=20,
+                       minibatch_size=20, spectrogram=True, mfcc_dim=utils.MFCC_DIM, optimizer_factory=None, epochs=20,
                        results_dir=None, verbose=1):
     """Train on every worker of the cluster in TF_CONFIG; the chief writes the history and the model.
 
@@ -298,12 +288,11 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
     rank, num_workers = worker_rank(strategy)
     is_chief = rank == 0
     spec = model_spec(input_to_softmax)
-    feat_dim = SPECTROGRAM_DIM if spectrogram else mfcc_dim
+    features = Features.of(spectrogram, mfcc_dim)
+    utils.quiet_logging()
     with strategy.scope():
         model = sample_models.build_from_spec(spec)
-        if model.input_shape[-1] != feat_dim:
-            raise ValueError(f"the model takes {model.input_shape[-1]} features per frame but spectrogram="
-                             f"{spectrogram} gives {feat_dim}: build it with input_dim={feat_dim}")
+        train_utils.check_features(model, features)
         if not isinstance(input_to_softmax, (dict, str)):
             model.set_weights(input_to_softmax.get_weights())
         optimizer = (optimizer_factory or train_utils.default_optimizer)()
@@ -311,16 +300,15 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
     copy_chief_weights(strategy, model, is_chief)
 
     train_json = train_json or train_utils.DEFAULTS["train_json"]
-    audio_gen = load_corpus(train_json, valid_json or train_utils.DEFAULTS["valid_json"], minibatch_size,
-                            spectrogram, mfcc_dim, model.output_length, bool(verbose) and is_chief)
+    audio_gen = AudioGenerator.for_training(train_json, valid_json or train_utils.DEFAULTS["valid_json"],
+                                            model.output_length, progress=bool(verbose) and is_chief,
+                                            features=features, minibatch_size=minibatch_size)
     check_same_corpus(strategy, audio_gen)
-    train_step, valid_step = make_steps(strategy, model, optimizer, feat_dim)
+    train_step, valid_step = make_steps(strategy, model, optimizer, features.width)
 
     results = Path(results_dir or train_utils.DEFAULTS["results_dir"])
     pickle_file, model_file = results / pickle_path, results / save_model_path
-    features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
-    history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": spec,
-               "features": features, "epochs_planned": epochs, "train_json": str(train_json)}
+    history = train_utils.new_history(spec, features, epochs, train_json)
     talk = bool(verbose) and is_chief
     if talk:
         print(f"{num_workers} workers: training {len(audio_gen.train_audio_paths)} clips, validating on "
@@ -333,13 +321,11 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
             if bad_step is None else (float("nan"), None)
         seconds = time.time() - started
         if not (math.isfinite(loss) and math.isfinite(val_loss)):
-            where = f"batch {bad_step + 1} of " if bad_step is not None else ""
-            history["stopped"] = f"undefined loss (NaN or inf) in {where}epoch {epoch + 1}"
+            history["stopped"] = undefined_loss(epoch, bad_step)
             if is_chief:  # the weights on disk stay those of the last good epoch
                 save_history(history, pickle_file)
             if talk:
-                print(f"Epoch {epoch + 1}/{epochs}: {history['stopped']}; training stopped and the weights of "
-                      f"epoch {epoch} kept in {model_file}. {NAN_ADVICE}", flush=True)
+                print(stopped_line(epoch, epochs, history["stopped"], model_file), flush=True)
             break
         history["loss"].append(loss)
         history["val_loss"].append(val_loss)
@@ -349,8 +335,7 @@ def train_multi_worker(input_to_softmax, pickle_path, save_model_path, train_jso
             audio_gen.save_normalisation(model_file, train_json)  # the statistics belong to the model
             save_history(history, pickle_file)  # last: it marks the epoch as done
         if talk:
-            print(f"Epoch {epoch + 1}/{epochs} - {seconds:.0f}s - loss: {loss:.4f} - val_loss: {val_loss:.4f}",
-                  flush=True)
+            print(epoch_line(epoch, epochs, seconds, loss, val_loss), flush=True)
     if verbose:
         print(f"worker {rank}/{num_workers} done: {len(history['loss'])} epochs, weights checksum "
               f"{weights_checksum(model):.6f}", flush=True)
@@ -373,7 +358,7 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=20, help="epochs to train")
     parser.add_argument("--minibatch-size", type=int, default=20, help="clips per batch on each worker")
     parser.add_argument("--mfcc", action="store_true", help="MFCC features instead of the spectrogram")
-    parser.add_argument("--mfcc-dim", type=int, default=13, help="MFCC coefficients per frame, with --mfcc")
+    parser.add_argument("--mfcc-dim", type=int, default=utils.MFCC_DIM, help="MFCC coefficients per frame, with --mfcc")
     parser.add_argument("--results-dir", default=None, help="where the files go (None: results)")
     parser.add_argument("--verbose", type=int, default=1, help="1: a line per epoch; 0: quiet")
     return parser.parse_args(argv)

@@ -13,25 +13,21 @@
 An interrupted run picks up at the last finished epoch when it is started again with the same call.
 """
 import contextlib
-import logging
 import math
 import os
 import pickle
 import time
 from pathlib import Path
 
-import utils  # noqa: F401  (sets TensorFlow's log level before it loads)
+import utils  # first: it quiets TensorFlow's loading before anything imports it
 import numpy as np
 import tensorflow as tf
 import keras
 
 import ctc
 from char_map import BLANK_INDEX
-from utils import atomic_write
-
-# Keras logs a warning at every legacy-HDF5 save; the .h5 format is what the project promises
-logging.getLogger("absl").setLevel(logging.ERROR)
 from data_generator import AudioGenerator, normalisation_path
+from utils import Features, atomic_write
 
 RESULTS_DIR = os.environ.get("VUI_RESULTS_DIR", "results")
 LOG_EPSILON = 1e-7  # floor under the softmax output before the log, as Keras 2's ctc_batch_cost did
@@ -219,11 +215,9 @@ class EpochLog(keras.callbacks.Callback):
         finite = all(v is not None and math.isfinite(float(v)) for v in (loss, val_loss))
         if self.bad_batch is not None or not finite:
             # keep the weights of the last good epoch on disk: these ones are broken
-            where = f"batch {self.bad_batch + 1} of " if self.bad_batch is not None else ""
-            self.history_dict["stopped"] = f"undefined loss (NaN or inf) in {where}epoch {epoch + 1}"
+            self.history_dict["stopped"] = undefined_loss(epoch, self.bad_batch)
             self.model.stop_training = True
-            print(f"Epoch {epoch + 1}/{self.total_epochs}: {self.history_dict['stopped']}; training stopped "
-                  f"and the weights of epoch {epoch} kept in {self.model_file}. {NAN_ADVICE}")
+            print(stopped_line(epoch, self.total_epochs, self.history_dict["stopped"], self.model_file))
             save_history(self.history_dict, self.pickle_file)
             return
         self.history_dict["loss"].append(float(loss))
@@ -237,16 +231,49 @@ class EpochLog(keras.callbacks.Callback):
         save_optimizer_state(self.model.optimizer, _optimizer_state_path(self.model_file))
         save_history(self.history_dict, self.pickle_file)  # last: it marks the epoch as done
         if self.verbose:
-            print(f"Epoch {epoch + 1}/{self.total_epochs} - {seconds:.0f}s - loss: {loss:.4f} - "
-                  f"val_loss: {val_loss:.4f}", flush=True)
+            print(epoch_line(epoch, self.total_epochs, seconds, loss, val_loss), flush=True)
 
 
-def _plain(value):
+# ------------------------------------------------------------------------------------------ shared by both loops
+# (this module's train_model, distributed.train_multi_worker)
+def undefined_loss(epoch, bad_batch=None):
+    """Why training stopped at a NaN or infinite loss in ``epoch`` (from 0), at ``bad_batch`` if known."""
+    where = f"batch {bad_batch + 1} of " if bad_batch is not None else ""
+    return f"undefined loss (NaN or inf) in {where}epoch {epoch + 1}"
+
+
+def stopped_line(epoch, total_epochs, stopped, model_file):
+    """The line printed when training stops at an undefined loss: the last good weights stay on disk."""
+    return (f"Epoch {epoch + 1}/{total_epochs}: {stopped}; training stopped and the weights of epoch {epoch} "
+            f"kept in {model_file}. {NAN_ADVICE}")
+
+
+def epoch_line(epoch, total_epochs, seconds, loss, val_loss):
+    """The line printed after each epoch."""
+    return f"Epoch {epoch + 1}/{total_epochs} - {seconds:.0f}s - loss: {loss:.4f} - val_loss: {val_loss:.4f}"
+
+
+def check_features(model, features):
+    """ValueError, naming the fix, where ``model`` does not read ``features``' width (a ``utils.Features``)."""
+    if model.input_shape[-1] != features.width:
+        raise ValueError(f"the model takes {model.input_shape[-1]} features per frame but spectrogram="
+                         f"{features.spectrogram} gives {features.width}: build it with input_dim={features.width}")
+
+
+def new_history(build, features, epochs, train_json, **settings):
+    """The history a training run starts: losses, seconds a epoch, why it stopped (None), the model's
+    ``build`` spec, its ``features``' record, the epochs planned, the training description, and
+    ``settings`` (what else the run was given)."""
+    return {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": build,
+            "features": features.record(), "epochs_planned": epochs, "train_json": str(train_json), **settings}
+
+
+def plain(value):
     """Keras wraps dicts and lists set on models in tracking types; the pickle gets plain ones."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value) if isinstance(value, tuple) else [_plain(v) for v in value]
+        return type(value)(plain(v) for v in value) if isinstance(value, tuple) else [plain(v) for v in value]
     return value
 
 
@@ -280,7 +307,7 @@ def _resume_point(pickle_file, model_file, build, features, train_json, epochs, 
 
 
 def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None, valid_json=None,
-                minibatch_size=None, spectrogram=True, mfcc_dim=13, optimizer=None, epochs=None, verbose=1,
+                minibatch_size=None, spectrogram=True, mfcc_dim=utils.MFCC_DIM, optimizer=None, epochs=None, verbose=1,
                 sort_by_duration=False, max_duration=10.0, strategy=None, resume=True, callbacks=(),
                 results_dir=None, spec_augment=False, clips_per_epoch=None):
     """Train ``input_to_softmax`` with CTC loss; write its history and weights under the results folder.
@@ -311,24 +338,18 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
     if not hasattr(input_to_softmax, "output_length"):
         raise AttributeError("the model has no output_length: set model.output_length = lambda x: x "
                              "(or cnn_output_length for a convolutional front end)")
-    expected_dim = input_to_softmax.input_shape[-1]
-    feature_dim = 161 if spectrogram else mfcc_dim
-    if expected_dim != feature_dim:
-        raise ValueError(f"the model takes {expected_dim} features per frame but spectrogram={spectrogram}"
-                         f" gives {feature_dim}: build it with input_dim={feature_dim}")
+    features = Features.of(spectrogram, mfcc_dim)
+    check_features(input_to_softmax, features)
+    utils.quiet_logging()
 
-    audio_gen = AudioGenerator(minibatch_size=minibatch_size, spectrogram=spectrogram, mfcc_dim=mfcc_dim,
-                               sort_by_duration=sort_by_duration, max_duration=max_duration,
-                               augment=spec_augment, clips_per_epoch=clips_per_epoch)
-    audio_gen.load_train_data(train_json)
-    audio_gen.load_validation_data(valid_json)
-    for partition, desc_file in (("train", train_json), ("valid", valid_json)):
-        audio_gen.prepare_to_train(partition, input_to_softmax.output_length, desc_file, progress=bool(verbose))
+    audio_gen = AudioGenerator.for_training(
+        train_json, valid_json, input_to_softmax.output_length, progress=bool(verbose), features=features,
+        minibatch_size=minibatch_size, sort_by_duration=sort_by_duration, max_duration=max_duration,
+        augment=spec_augment, clips_per_epoch=clips_per_epoch)
 
-    build = _plain(getattr(input_to_softmax, "build_spec", None))
-    features = {"spectrogram": bool(spectrogram), "mfcc_dim": None if spectrogram else int(mfcc_dim)}
-    history = (_resume_point(pickle_file, model_file, build, features, str(train_json), epochs, clips_per_epoch)
-               if resume else None)
+    build = plain(getattr(input_to_softmax, "build_spec", None))
+    history = (_resume_point(pickle_file, model_file, build, features.record(), str(train_json), epochs,
+                             clips_per_epoch) if resume else None)
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         # an optimizer belongs to the strategy it was made under: make (or remake) it inside the scope
@@ -353,10 +374,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
             print(f"resuming {save_model_path} after epoch {initial_epoch} of {epochs}"
                   + ("" if restored else " (optimizer state not found: it starts afresh)"))
         else:
-            history = {"loss": [], "val_loss": [], "epoch_seconds": [], "stopped": None, "build": build,
-                       "features": features, "epochs_planned": epochs, "minibatch_size": minibatch_size,
-                       "spec_augment": bool(spec_augment), "train_json": str(train_json),
-                       "clips_per_epoch": clips_per_epoch}
+            history = new_history(build, features, epochs, train_json, minibatch_size=minibatch_size,
+                                  spec_augment=bool(spec_augment), clips_per_epoch=clips_per_epoch)
     if initial_epoch >= epochs:
         print(f"{save_model_path} already holds {initial_epoch} trained epochs (pass resume=False to retrain)")
         return history
@@ -400,8 +419,7 @@ def summarize_histories(histories):
     for name, h in histories.items():
         val = h["val_loss"]
         best = int(np.argmin(val)) if val else -1
-        kind = "spectrogram" if h.get("features", {}).get("spectrogram", True) else \
-            f"MFCC {h['features'].get('mfcc_dim')}"
+        kind = Features.from_record(h.get("features")).label
         stopped = f"  (stopped: {h['stopped']})" if h.get("stopped") else ""
         lines.append(f"{name:<10} {len(val):>6} {val[-1] if val else float('nan'):>10.2f} "
                      f"{val[best] if val else float('nan'):>9.2f} {best + 1:>6} "

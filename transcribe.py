@@ -36,7 +36,7 @@ from pathlib import Path
 import utils  # first: it quiets TensorFlow's loading before anything imports it
 import numpy as np
 
-from utils import AudioError
+from utils import AudioError, Features
 
 DEFAULT_MODEL = str(utils.PROJECT_DIR / "results" / "model_end.h5")
 DEFAULT_LM = str(utils.PROJECT_DIR / "LibriSpeech" / "synth-lm-text.txt")
@@ -55,8 +55,8 @@ class UsageError(Exception):
 
 # ------------------------------------------------------------------------------------------ the model
 def load_acoustic_model(model_path, features=None):
-    """The trained model, its feature settings and its training description:
-    (model, spectrogram: bool, mfcc_dim, train_json or None where the pickle predates that record).
+    """The trained model, its features and its training description:
+    (model, ``utils.Features``, train_json or None where the pickle predates that record).
 
     The architecture comes from the pickle beside the weights (``train_utils`` writes both);
     ``features`` ('spectrogram' or 'mfcc') overrides the pickle's feature kind.
@@ -80,15 +80,15 @@ def load_acoustic_model(model_path, features=None):
 
     model = sample_models.build_from_spec(build)
     model.load_weights(model_path)
-    saved = history.get("features") or {"spectrogram": True, "mfcc_dim": None}
-    spectrogram = saved["spectrogram"] if features is None else features == "spectrogram"
-    mfcc_dim = saved.get("mfcc_dim") or utils.MFCC_DIM
-    expected = utils.calc_feat_dim(utils.WINDOW_MS, utils.MAX_FREQ) if spectrogram else mfcc_dim
-    if model.input_shape[-1] != expected:
-        given, other = ("a spectrogram", "mfcc") if spectrogram else (f"{mfcc_dim} MFCCs", "spectrogram")
+    saved = history.get("features") or {}
+    if features is not None:  # the kind named on the command line, MFCCs of the number the pickle gives
+        saved = dict(saved, spectrogram=features == "spectrogram")
+    chosen = Features.from_record(saved)
+    if model.input_shape[-1] != chosen.width:
+        given, other = ("a spectrogram", "mfcc") if chosen.spectrogram else (f"{chosen.mfcc_dim} MFCCs", "spectrogram")
         raise UsageError(f"{model_path} takes {model.input_shape[-1]} features per frame, not {given} "
-                         f"({expected}): use --features {other}")
-    return model, spectrogram, int(mfcc_dim), history.get("train_json")
+                         f"({chosen.width}): use --features {other}")
+    return model, chosen, history.get("train_json")
 
 
 def resolve_clip_path(key, desc_file):
@@ -104,7 +104,8 @@ def fit_normalisation(audio_gen, train_json):
     # the generator prints notes (clips left out) meant for training: keep stdout for transcripts
     with contextlib.redirect_stdout(sys.stderr):
         audio_gen.load_metadata_from_desc_file(str(train_json), "train")
-    audio_gen.train_audio_paths = [resolve_clip_path(p, train_json) for p in audio_gen.train_audio_paths]
+    clips = audio_gen.clips("train")
+    clips.paths = [resolve_clip_path(p, train_json) for p in clips.paths]
     audio_gen.fit_train()
     return audio_gen.feats_mean, audio_gen.feats_std
 
@@ -149,11 +150,11 @@ def load_transcriber(model_path, train_json=None, features=None):
     defaults to the training description the model's history names."""
     from data_generator import AudioGenerator
 
-    model, spectrogram, mfcc_dim, trained_on = load_acoustic_model(model_path, features)
+    model, chosen, trained_on = load_acoustic_model(model_path, features)
     if train_json is None:  # the name the history records, in this folder or else in the project's
         name = trained_on or DEFAULT_TRAIN_JSON
         train_json = name if Path(name).exists() else str(utils.PROJECT_DIR / name)
-    audio_gen = AudioGenerator(spectrogram=spectrogram, mfcc_dim=mfcc_dim)
+    audio_gen = AudioGenerator(features=chosen)
     load_normalisation(audio_gen, model_path, train_json)
     return model, audio_gen
 
@@ -171,8 +172,8 @@ def shortest_clip_samples(model, audio_gen):
     receptive = max(1, int(spec.get("kwargs", {}).get("kernel_size", 1)))
     if model.output_length(receptive) < 1:  # a model that strides past its kernel: ask it for one frame
         receptive = next(n for n in range(receptive, 10 * receptive + 100) if model.output_length(n) >= 1)
-    window_ms = audio_gen.window if audio_gen.spectrogram else utils.MFCC_WINDOW_MS
-    return int(utils.SAMPLE_RATE * 0.001 * (window_ms + (receptive - 1) * audio_gen.step))
+    features = audio_gen.features
+    return utils.ms_to_samples(features.window_ms + (receptive - 1) * features.step_ms)
 
 
 def peak_dbfs(audio):
@@ -196,7 +197,7 @@ def check_audio(path, audio, shortest):
 
 def audio_probabilities(model, audio_gen, audio, name):
     """The model's per-frame character probabilities for mono samples: (output frames, 29) array."""
-    features = audio_gen.normalize(audio_gen.featurize_audio(audio, name=name)).astype(np.float32)
+    features = audio_gen.normalise(audio_gen.features.of_audio(audio, name=name)).astype(np.float32)
     frames = model.output_length(features.shape[0])
     # one clip at a time, unpadded: padding would change what the backward recurrent layers see
     probs = np.asarray(_forward(model)(features[None]))[0]
@@ -211,9 +212,50 @@ def clip_probabilities(model, audio_gen, path):
     return audio_probabilities(model, audio_gen, audio, path)
 
 
+def get_predictions(index, partition, input_to_softmax, model_path, train_json=None, valid_json=None):
+    """Print the true and the predicted (greedy) transcript of one clip of a corpus, and play it in a
+    notebook: the notebook's clip viewer (``decoding.get_predictions`` is this one).
+
+    Params:
+        index (int): which clip of the partition, as training reads the description
+        partition (str): 'train' or 'validation'
+        input_to_softmax (Model): the acoustic model (built with the same architecture as the weights)
+        model_path (str): the trained model's file, e.g. 'results/model_end.h5'; its normalisation
+            statistics (``load_normalisation``) scale the features
+        train_json, valid_json: the descriptions (None: the one the model's history names, and
+            ``train_utils.DEFAULTS``)
+    Returns (true transcript, predicted transcript).
+    """
+    from IPython.display import Audio, display
+
+    import decoding
+    import train_utils
+    from data_generator import AudioGenerator
+
+    if partition not in ("train", "validation"):
+        raise ValueError(f"invalid partition {partition!r}: must be 'train' or 'validation'")
+    train_json = train_json or train_utils.trained_on(model_path) or train_utils.DEFAULTS["train_json"]
+    desc_file = train_json if partition == "train" else valid_json or train_utils.DEFAULTS["valid_json"]
+    audio_gen = AudioGenerator(features=Features.of_width(input_to_softmax.input_shape[-1]))
+    audio_gen.load_metadata_from_desc_file(desc_file, partition)
+    clips = audio_gen.clips(partition)
+    transcript, audio_path = clips.texts[index], clips.paths[index]
+    load_normalisation(audio_gen, model_path, train_json)
+    input_to_softmax.load_weights(model_path)
+    probs = clip_probabilities(input_to_softmax, audio_gen, audio_path)
+    predicted = decoding.greedy_decode(probs, len(probs))
+    print("-" * 80)
+    display(Audio(audio_path))
+    print(f"True transcription:\n\n{transcript}")
+    print("-" * 80)
+    print(f"Predicted transcription:\n\n{predicted}")
+    print("-" * 80)
+    return transcript, predicted
+
+
 def quiet_cut(audio, low, high):
     """The sample index in [low, high) at the start of the quietest 10 ms (lowest energy) there."""
-    hop = int(0.001 * utils.STEP_MS * utils.SAMPLE_RATE)
+    hop = utils.HOP_LENGTH
     frames = (high - low) // hop
     energy = np.square(audio[low:low + frames * hop].reshape(frames, hop)).sum(axis=1)
     return low + hop * int(np.argmin(energy))
@@ -516,6 +558,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    utils.quiet_logging()
     try:
         model, audio_gen = load_transcriber(args.model, args.train_json, args.features)
         decode = make_decoder(args.decoder, args.lm)

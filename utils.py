@@ -4,14 +4,20 @@ Every clip, whatever its sample rate or channel count, is down-mixed to mono and
 ``SAMPLE_RATE`` before any feature is computed, so a model sees the same frame rate on any input.
 """
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-# TensorFlow reads these when it is first imported: set them before anything imports it, and keep
-# Keras', Jupyter's and matplotlib's state inside the project rather than in the home folder.
+# The environment every Python entry point runs in (the notebook, the tools, the tests): TensorFlow's log
+# level, and Keras' and matplotlib's state inside the project rather than in the home folder. They are
+# read as those libraries load, so they are set here, at this module's import, before anything imports
+# them; a value already set wins. (The Makefile sets them too, for the programs it starts, Jupyter's
+# among them, before any Python of ours runs.)
 PROJECT_DIR = Path(__file__).resolve().parent
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_HOME", str(PROJECT_DIR / ".keras"))
-os.environ.setdefault("MPLCONFIGDIR", str(PROJECT_DIR / ".mplconfig"))
+ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_HOME": str(PROJECT_DIR / ".keras"),
+               "MPLCONFIGDIR": str(PROJECT_DIR / ".mplconfig")}
+for _name, _value in ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
 
 # TensorFlow's C++ libraries log a few lines to stderr as they load (the oneDNN notice, absl's "before
 # InitializeLog" warning), whatever TF_CPP_MIN_LOG_LEVEL says: they are written before TensorFlow reads
@@ -89,11 +95,29 @@ import soundfile  # noqa: E402
 from char_map import int_sequence_to_text, text_to_int_sequence  # noqa: E402,F401  (re-exported)
 
 SAMPLE_RATE = 16000  # Hz: every clip is resampled to this
-STEP_MS = 10  # ms between frames: 100 frames per second
+STEP_MS = 10  # ms between frames, for both feature kinds
 WINDOW_MS = 20  # ms of audio per spectrogram frame
+MFCC_WINDOW_MS = 25  # ms of audio per MFCC frame (python_speech_features' default)
 MAX_FREQ = 8000  # Hz: highest spectrogram bin (Nyquist at 16 kHz)
 MFCC_DIM = 13  # cepstral coefficients per frame
+MFCC_FFT = 512  # samples of the FFT behind each MFCC frame (its 400-sample window zero padded)
 EPSILON = 1e-14  # floor inside the log, so silence gives a finite value
+
+
+def ms_to_samples(ms):
+    """Samples at SAMPLE_RATE in ``ms`` milliseconds: 160 in 10 ms."""
+    return int(0.001 * ms * SAMPLE_RATE)
+
+
+def calc_feat_dim(window, max_freq):
+    """Number of spectrogram bins for a window in ms and a top frequency in Hz: 161 for 20 ms, 8 kHz."""
+    return int(0.001 * window * max_freq) + 1
+
+
+HOP_LENGTH = ms_to_samples(STEP_MS)  # 160 samples between frames
+N_FFT = ms_to_samples(WINDOW_MS)  # 320 samples: a spectrogram frame's window and FFT
+MFCC_WINDOW = ms_to_samples(MFCC_WINDOW_MS)  # 400 samples: an MFCC frame's window
+SPECTROGRAM_BINS = calc_feat_dim(WINDOW_MS, MAX_FREQ)  # 161 bins of 50 Hz, 0 to 8 kHz
 
 
 PARTIAL_TAG = ".partial"  # marks a file being written; renamed into place only when complete
@@ -191,12 +215,7 @@ def audio_blocks(path, block_seconds=10.0):
                 return
 
 
-def calc_feat_dim(window, max_freq):
-    """Number of spectrogram bins for a window in ms and a top frequency in Hz: 161 for 20 ms, 8 kHz."""
-    return int(0.001 * window * max_freq) + 1
-
-
-def spectrogram(samples, fft_length=320, sample_rate=SAMPLE_RATE, hop_length=160):
+def spectrogram(samples, fft_length=N_FFT, sample_rate=SAMPLE_RATE, hop_length=HOP_LENGTH):
     """Log power spectrogram of 1-D samples: shape (frames, fft_length // 2 + 1), Hann window.
 
     Frames that would run past the end are dropped, so ``frames = 1 + (n - fft_length) // hop_length``.
@@ -224,14 +243,11 @@ def spectrogram_of(audio, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ, nam
         raise ValueError(f"max_freq {max_freq} Hz is above the Nyquist frequency {SAMPLE_RATE // 2} Hz")
     if step > window:
         raise ValueError("step must not be greater than window")
-    hop_length = int(0.001 * step * SAMPLE_RATE)
-    fft_length = int(0.001 * window * SAMPLE_RATE)
     try:
-        pxx = spectrogram(audio, fft_length=fft_length, hop_length=hop_length)
+        pxx = spectrogram(audio, fft_length=ms_to_samples(window), hop_length=ms_to_samples(step))
     except AudioError as err:
         raise AudioError(f"{name}: {err}; the clip is too short to use, drop it") from err
-    n_bins = calc_feat_dim(window, max_freq)
-    return pxx[:, :n_bins]
+    return pxx[:, :calc_feat_dim(window, max_freq)]
 
 
 def spectrogram_from_file(filename, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ):
@@ -239,22 +255,105 @@ def spectrogram_from_file(filename, step=STEP_MS, window=WINDOW_MS, max_freq=MAX
     return spectrogram_of(load_audio(filename), step, window, max_freq, name=filename)
 
 
-MFCC_WINDOW_MS = 25  # ms of audio per MFCC frame (python_speech_features' default)
-
-
 def mfcc_of(audio, mfcc_dim=MFCC_DIM, step=STEP_MS, name="the clip"):
     """MFCCs of mono samples at SAMPLE_RATE: shape (frames, mfcc_dim), 25 ms windows every ``step`` ms."""
     from python_speech_features import mfcc
 
-    if len(audio) < SAMPLE_RATE * 0.001 * MFCC_WINDOW_MS:
+    if len(audio) < MFCC_WINDOW:
         raise AudioError(f"{name}: clip of {len(audio)} samples is shorter than one window; drop it")
-    return mfcc(audio, samplerate=SAMPLE_RATE, numcep=mfcc_dim, winstep=0.001 * step,
-                nfft=512).astype(np.float32)
+    return mfcc(audio, samplerate=SAMPLE_RATE, winlen=MFCC_WINDOW_MS / 1000, numcep=mfcc_dim,
+                winstep=0.001 * step, nfft=MFCC_FFT).astype(np.float32)
 
 
 def mfcc_from_file(filename, mfcc_dim=MFCC_DIM, step=STEP_MS):
     """MFCCs of an audio file: shape (frames, mfcc_dim), 25 ms windows every ``step`` ms."""
     return mfcc_of(load_audio(filename), mfcc_dim, step, name=filename)
+
+
+@dataclass(frozen=True)
+class Features:
+    """One kind of features a model reads: the log spectrogram (``mfcc_dim`` None) or ``mfcc_dim`` MFCCs,
+    a frame every ``step_ms``. Every module asks it for the width, the on-disk name and the frame count.
+
+    ``spectrogram_window_ms`` and ``max_freq`` are the 2017 generator's spectrogram settings; MFCCs keep
+    the defaults (their window is MFCC_WINDOW_MS). Immutable and hashable: it keys the feature cache.
+    """
+    mfcc_dim: Optional[int] = None
+    step_ms: int = STEP_MS
+    spectrogram_window_ms: int = WINDOW_MS
+    max_freq: int = MAX_FREQ
+
+    @classmethod
+    def of(cls, spectrogram=True, mfcc_dim=MFCC_DIM, step=STEP_MS, window=WINDOW_MS, max_freq=MAX_FREQ):
+        """From the 2017 arguments: ``spectrogram=True``, or False with ``mfcc_dim`` coefficients."""
+        return cls(None, step, window, max_freq) if spectrogram else cls(int(mfcc_dim), step)
+
+    @classmethod
+    def of_width(cls, width):
+        """The features of a model that reads ``width`` values a frame: SPECTROGRAM_BINS, else MFCCs."""
+        return cls() if width == SPECTROGRAM_BINS else cls(int(width))
+
+    @classmethod
+    def from_record(cls, record):
+        """From ``record()``'s dict, as a training history keeps it; None (an older history): spectrogram."""
+        record = record or {}
+        return cls.of(record.get("spectrogram", True), record.get("mfcc_dim") or MFCC_DIM)
+
+    @property
+    def spectrogram(self):
+        return self.mfcc_dim is None
+
+    @property
+    def width(self):
+        """Values per frame: 161 spectrogram bins, or the number of MFCCs."""
+        return calc_feat_dim(self.spectrogram_window_ms, self.max_freq) if self.spectrogram else self.mfcc_dim
+
+    @property
+    def window_ms(self):
+        """ms of audio behind each frame."""
+        return self.spectrogram_window_ms if self.spectrogram else MFCC_WINDOW_MS
+
+    @property
+    def name(self):
+        """The name on disk (a model's normalisation statistics): 'spectrogram' or 'mfcc13'."""
+        return "spectrogram" if self.spectrogram else f"mfcc{self.mfcc_dim}"
+
+    @property
+    def label(self):
+        """As a table or a message says it: 'spectrogram' or 'MFCC 13'."""
+        return "spectrogram" if self.spectrogram else f"MFCC {self.mfcc_dim}"
+
+    def record(self):
+        """The dict a training history keeps: {"spectrogram": bool, "mfcc_dim": None or int}."""
+        return {"spectrogram": self.spectrogram, "mfcc_dim": None if self.spectrogram else int(self.mfcc_dim)}
+
+    def of_audio(self, audio, name="the clip"):
+        """These features of mono samples at SAMPLE_RATE: shape (frames, width). ``name`` is how an error
+        message calls the clip."""
+        if self.spectrogram:
+            return spectrogram_of(audio, self.step_ms, self.spectrogram_window_ms, self.max_freq, name=name)
+        return mfcc_of(audio, self.mfcc_dim, self.step_ms, name=name)
+
+    def frame_count(self, samples):
+        """Frames of a clip of ``samples`` samples: a spectrogram drops a last partial window, while
+        python_speech_features pads the last MFCC window, and gives one frame at the least."""
+        window, hop = ms_to_samples(self.window_ms), ms_to_samples(self.step_ms)
+        if self.spectrogram:
+            return max(0, 1 + (samples - window) // hop)
+        return max(1, 1 + int(np.ceil((samples - window) / hop)))
+
+
+SPECTROGRAM = Features()  # the 2017 default: 161 bins every 10 ms
+MFCC = Features(MFCC_DIM)  # 13 MFCCs every 10 ms
+
+
+def quiet_logging():
+    """Keep TensorFlow's and Keras' Python logging (absl) to errors: Keras warns at every legacy-HDF5 save,
+    and the .h5 format is what the project promises. The entry points call it (``train_utils.train_model``,
+    ``distributed.train_multi_worker``, ``transcribe.main``), not an import."""
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def gpu_memory_total_mb():

@@ -1,6 +1,6 @@
 """Our final model beside an off-the-shelf recogniser on the same validation clips: WER, CER and speed.
 
-Run from the project root after `make all`:  python bench/baseline.py [--limit N]
+Run from the project root after `make all`:  python -m bench.baseline [--limit N]
 
 The off-the-shelf system is CMU PocketSphinx 5 (``pocketsphinx`` on PyPI): a classic HMM recogniser
 with its own US English acoustic model, 3-gram language model and pronouncing dictionary, all shipped in
@@ -11,15 +11,11 @@ WER, CER (jiwer, over the whole set) and seconds of computing per second of audi
 not a test: it takes several minutes.
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import soundfile
 
-import soundfile  # noqa: E402
-
-import transcribe  # noqa: E402
+import transcribe
 
 
 def evaluate(name, transcribe_one, clips):

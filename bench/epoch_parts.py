@@ -1,6 +1,6 @@
 """Where one training epoch of a model goes: the CTC loss, the network, the batches, Keras' training step.
 
-Run from the project root after `make corpus`:  python bench/epoch_parts.py [--model model_0]
+Run from the project root after `make corpus`:  python -m bench.epoch_parts [--model model_0]
 
 Builds the notebook's model, takes one epoch of training batches from our data path (batches of 32,
 as the notebook), and times, over those same batches after a warm-up pass: serving the batches; the CTC
@@ -11,18 +11,14 @@ own length, whatever the batch's padding), so its share bounds what any data pat
 This is a benchmark, not a test.
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-import train_utils  # noqa: E402
-from bench.train_speed import MODELS, NOTEBOOK_BATCH  # noqa: E402
-from char_map import OUTPUT_DIM  # noqa: E402
-from data_generator import AudioGenerator  # noqa: E402
+import train_utils
+from bench.train_speed import MODELS, NOTEBOOK_BATCH
+from char_map import OUTPUT_DIM
+from data_generator import AudioGenerator
 
 
 def seconds(run, batches, passes=2):

@@ -1,6 +1,6 @@
 """Where the held-out error comes from: new voices, new sentences, or a new recording of either.
 
-Run from the project root after `make all`:  python bench/held_out_gap.py [--clips 100]
+Run from the project root after `make all`:  python -m bench.held_out_gap [--clips 100]
 
 The final model's greedy CER is lower on its training clips than on the validation set. This splits
 that gap by rendering the corpus's sentences again with build_corpus.py's own pipeline (the same TTS
@@ -24,14 +24,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import soundfile
 
-import numpy as np  # noqa: E402
-import soundfile  # noqa: E402
-
-import build_corpus as bc  # noqa: E402
-import transcribe  # noqa: E402
-from train_utils import load_history  # noqa: E402
+import build_corpus as bc
+import transcribe
+from train_utils import load_history
 
 SETS = {bc.TRAIN_SET: bc.TRAIN_FIRST_SPEAKER, bc.MORE_SET: bc.MORE_FIRST_SPEAKER,
         bc.EXTRA_SET: bc.EXTRA_FIRST_SPEAKER, bc.VALID_SET: bc.VALID_FIRST_SPEAKER,

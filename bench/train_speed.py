@@ -1,6 +1,6 @@
 """Seconds per training epoch of every notebook model on the default corpus, against the 2017 data path.
 
-Run from the project root after `make corpus`:  python bench/train_speed.py [--epochs 5] [--repeats 3]
+Run from the project root after `make corpus`:  python -m bench.train_speed [--epochs 5] [--repeats 3]
 
 Each model trains for a few epochs as the notebook calls it (``train_model``, same arguments), all in one
 process as in the notebook; the first epoch (graph tracing, feature computation) is the warm-up and the
@@ -27,15 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import keras
 
-import keras  # noqa: E402
-
-import data_generator  # noqa: E402
-import sample_models as sm  # noqa: E402
-import train_utils  # noqa: E402
+import data_generator
+import sample_models as sm
+import train_utils
+import utils
+from utils import MFCC_DIM, SPECTROGRAM_BINS
 
 NOTEBOOK_EPOCHS = 20  # the rubric's epochs for every model
 NOTEBOOK_BATCH = 32   # the notebook's BATCH_SIZE
@@ -43,16 +42,16 @@ LEGACY_BATCH = 20     # the 2017 notebook's minibatch_size
 
 # (name, builder, train_model keyword arguments): the notebook's own settings
 MODELS = [
-    ("model_0", lambda: sm.simple_rnn_model(input_dim=161), {}),
-    ("model_1", lambda: sm.rnn_model(input_dim=161, units=64, activation="tanh"),
+    ("model_0", lambda: sm.simple_rnn_model(input_dim=SPECTROGRAM_BINS), {}),
+    ("model_1", lambda: sm.rnn_model(input_dim=SPECTROGRAM_BINS, units=64, activation="tanh"),
      {"optimizer_factory": lambda: train_utils.default_optimizer(learning_rate=0.01)}),
-    ("model_2", lambda: sm.cnn_rnn_model(input_dim=161, filters=200, kernel_size=11, conv_stride=2,
+    ("model_2", lambda: sm.cnn_rnn_model(input_dim=SPECTROGRAM_BINS, filters=200, kernel_size=11, conv_stride=2,
                                          conv_border_mode="valid", units=200, activation="tanh"), {}),
-    ("model_3", lambda: sm.deep_rnn_model(input_dim=161, units=64, recur_layers=2),
+    ("model_3", lambda: sm.deep_rnn_model(input_dim=SPECTROGRAM_BINS, units=64, recur_layers=2),
      {"optimizer_factory": lambda: train_utils.default_optimizer(learning_rate=0.01)}),
-    ("model_4", lambda: sm.bidirectional_rnn_model(input_dim=161, units=64), {}),
-    ("model_5", lambda: sm.dilated_cnn_model(input_dim=161, filters=128, kernel_size=3), {}),
-    ("model_6", lambda: sm.cnn_rnn_model(input_dim=13, filters=200, kernel_size=11, conv_stride=2,
+    ("model_4", lambda: sm.bidirectional_rnn_model(input_dim=SPECTROGRAM_BINS, units=64), {}),
+    ("model_5", lambda: sm.dilated_cnn_model(input_dim=SPECTROGRAM_BINS, filters=128, kernel_size=3), {}),
+    ("model_6", lambda: sm.cnn_rnn_model(input_dim=MFCC_DIM, filters=200, kernel_size=11, conv_stride=2,
                                          conv_border_mode="valid", units=200, activation="tanh"),
      {"spectrogram": False}),
     ("model_end", sm.final_model,  # on the larger training set, 6,360 clips an epoch, as the notebook
@@ -70,20 +69,17 @@ class Generator2017(data_generator.AudioGenerator):
         self.reuse_batches = False  # new groupings every epoch, each batch built from the audio
 
     def featurize(self, audio_clip):
-        if self.spectrogram:
-            return data_generator.spectrogram_from_file(audio_clip, step=self.step, window=self.window,
-                                                        max_freq=self.max_freq)
-        return data_generator.mfcc_from_file(audio_clip, mfcc_dim=self.mfcc_dim, step=self.step)
+        return self.features.of_audio(utils.load_audio(audio_clip), name=audio_clip)
 
     def batch_order(self, partition):
-        order = list(range(len(self._partition(partition)[0])))
+        order = list(range(len(self.clips(partition))))
         if partition == "train":
             self.rng.shuffle(order)
         full = len(order) - len(order) % self.minibatch_size
         return [order[i:i + self.minibatch_size] for i in range(0, full, self.minibatch_size)]
 
     def batch_order_lengths(self, partition):
-        return [self.minibatch_size] * (len(self._partition(partition)[0]) // self.minibatch_size)
+        return [self.minibatch_size] * (len(self.clips(partition)) // self.minibatch_size)
 
 
 def recurrent_steps(generator_class, minibatch_size, draws=20):
@@ -98,7 +94,7 @@ def recurrent_steps(generator_class, minibatch_size, draws=20):
     total = 0
     for _ in range(draws):
         for partition in ("train", "valid"):
-            durations = gen._partition(partition)[1]
+            durations = gen.clips(partition).durations
             total += sum(max(gen.frame_count(durations[i]) for i in batch) for batch in gen.batch_order(partition))
     return total / draws
 
@@ -161,8 +157,8 @@ def seconds_on_path(name, path, epochs):
 def fresh_reading(name, path, epochs):
     """``seconds_on_path`` in a new Python process: no reading inherits threads, memory or caches from
     the one before it."""
-    command = [sys.executable, __file__, "--reading", name, path, "--epochs", str(epochs)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    command = [sys.executable, "-m", "bench.train_speed", "--reading", name, path, "--epochs", str(epochs)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=utils.PROJECT_DIR)
     lines = [line for line in done.stdout.splitlines() if line.startswith("READING ")]
     if done.returncode or not lines:
         sys.exit(f"reading {name} on the {path} path failed:\n{done.stderr[-2000:]}")

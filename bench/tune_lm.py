@@ -1,6 +1,6 @@
 """Choose the LM weight (alpha) and word bonus (beta) of an LM decoder on training clips.
 
-Run from the project root after `make all`:  python bench/tune_lm.py [--clips 200] [--decoder lm|lexicon]
+Run from the project root after `make all`:  python -m bench.tune_lm [--clips 200] [--decoder lm|lexicon]
 
 Tuning never looks at the validation set, which is what the decoder is then judged on. It uses
 ``--clips`` training clips instead, and because every training sentence is also in the LM's text (the
@@ -12,15 +12,11 @@ lm``, the lexicon-free search) or decoding.LEXICON_LM_WEIGHT and decoding.LEXICO
 """
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import decoding  # noqa: E402
-import language_model  # noqa: E402
-import transcribe  # noqa: E402
+import decoding
+import language_model
+import transcribe
 
 SEED = 0  # which training clips tune
 ALPHAS = (0.3, 0.5, 0.8, 1.2, 1.8)

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
+import utils  # noqa: F401  (first: it sets the environment TensorFlow, Keras and matplotlib load with)
+
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("KERAS_HOME", str(ROOT / ".keras"))
-os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".mplconfig"))
-os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")  # the tests draw figures without a display
 
 
 def run(cmd, cwd):

@@ -80,7 +80,7 @@ def test_get_batch_shapes_and_labels(gen):
 
 
 def test_normalisation_uses_training_statistics(gen):
-    feats = np.vstack([gen.normalize(gen.featurize(p)) for p in gen.train_audio_paths])
+    feats = np.vstack([gen.normalise(gen.featurize(p)) for p in gen.train_audio_paths])
     assert abs(feats.mean()) < 0.2 and 0.7 < feats.std() < 1.3
 
 
@@ -153,7 +153,7 @@ def test_next_generators_cycle(gen, in_corpus):
 def test_drop_unfit_keeps_exactly_the_clips_ctc_can_align():
     g = AudioGenerator()
     texts = ["hello", "help", "aaa", "abc"]  # need 6, 4, 5 and 3 output frames
-    g._set_partition("train", [f"{t}.wav" for t in texts], [1.0] * len(texts), texts)
+    g.splits["train"] = data_generator.Clips([f"{t}.wav" for t in texts], [1.0] * len(texts), texts)
     assert g.drop_unfit("train", lambda frames: 5) == 1  # "hello" needs a sixth frame for its "ll"
     assert g.train_texts == ["help", "aaa", "abc"]
     assert g.drop_unfit("train", lambda frames: 4) == 1

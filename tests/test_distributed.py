@@ -35,7 +35,7 @@ def free_ports(n):
 
 def start_workers(corpus, results_dirs, logs):
     workers = ",".join(f"localhost:{port}" for port in free_ports(len(results_dirs)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("TF_CONFIG", None)
     processes = []
     for index, (results, log) in enumerate(zip(results_dirs, logs)):

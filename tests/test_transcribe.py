@@ -16,6 +16,7 @@ import sample_models as sm
 import transcribe
 from data_generator import AudioGenerator, normalisation_path
 from train_utils import train_model
+from utils import Features
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_LINE = re.compile(r"^WER (\d+\.\d{4})\tCER (\d+\.\d{4})\tclips (\d+)\tfailed (\d+)\tdecoder (\w+)\t")
@@ -184,11 +185,10 @@ def test_a_model_without_saved_statistics_has_them_computed_in_memory(trained, t
 def test_every_committed_model_has_its_statistics():
     for model_path in sorted((ROOT / "results").glob("*.h5")):
         history = pickle.loads(model_path.with_suffix(".pickle").read_bytes())
-        features = history.get("features") or {"spectrogram": True}
-        kind = "spectrogram" if features["spectrogram"] else f"mfcc{features['mfcc_dim']}"
+        features = Features.from_record(history.get("features"))
         with np.load(normalisation_path(model_path)) as saved:
-            assert str(saved["features"]) == kind, model_path
-            assert saved["mean"].shape == saved["std"].shape == (161 if features["spectrogram"] else 13,)
+            assert str(saved["features"]) == features.name, model_path
+            assert saved["mean"].shape == saved["std"].shape == (features.width,)
             assert np.all(saved["std"] > 0) and str(saved["train_json"]) == history["train_json"]
 
 
@@ -385,3 +385,26 @@ def test_score_voices_scores_each_set_and_system_on_the_same_clips(trained, tiny
     assert len(rows) == 1 + 2 * 3
     assert rows[1].split()[:3] == ["validation", "ours,", "greedy"]
     assert float(rows[1].split()[4]) == pytest.approx(100 * table["validation"]["ours, greedy"]["cer"], abs=0.05)
+
+
+def test_the_clip_viewer_runs_the_one_inference_path_of_a_clip(trained, tiny_corpus, capsys):
+    import decoding
+
+    model = sm.rnn_model(input_dim=161, units=16, activation="tanh")
+    train_json, valid_json = str(tiny_corpus / "train_corpus.json"), str(tiny_corpus / "valid_corpus.json")
+    truth, predicted = decoding.get_predictions(0, "validation", model, str(trained), train_json, valid_json)
+    final, audio_gen = transcribe.load_transcriber(trained, train_json)
+    path, text = transcribe.read_corpus(valid_json)[0]
+    probs = transcribe.clip_probabilities(final, audio_gen, path)
+    assert truth == text and predicted == decoding.greedy_decode(probs, len(probs))
+    out = capsys.readouterr().out
+    assert f"True transcription:\n\n{truth}" in out and f"Predicted transcription:\n\n{predicted}" in out
+    with pytest.raises(ValueError, match="'train' or 'validation'"):
+        transcribe.get_predictions(0, "test", model, str(trained), train_json, valid_json)
+
+
+def test_decoding_imports_no_training_or_notebook_module():
+    code = ("import sys, decoding; print(sorted({'data_generator', 'train_utils', 'IPython', 'transcribe'}"
+            " & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

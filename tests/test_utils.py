@@ -74,3 +74,27 @@ def test_no_gpu_message(capsys):
         pytest.skip("this machine has a GPU")
     assert utils.limit_gpu_memory(0.5) == "no GPU: running on CPU"
     assert "no GPU: running on CPU" in capsys.readouterr().out
+
+
+def test_the_features_are_described_once():
+    assert (utils.HOP_LENGTH, utils.N_FFT, utils.MFCC_WINDOW, utils.SPECTROGRAM_BINS) == (160, 320, 400, 161)
+    spec, mfcc = utils.SPECTROGRAM, utils.MFCC
+    assert (spec.width, spec.name, spec.label, spec.window_ms) == (161, "spectrogram", "spectrogram", 20)
+    assert (mfcc.width, mfcc.name, mfcc.label, mfcc.window_ms) == (13, "mfcc13", "MFCC 13", 25)
+    assert utils.Features.of(spectrogram=True) == spec and utils.Features.of(False, 20).name == "mfcc20"
+    assert utils.Features.of_width(161) == spec and utils.Features.of_width(13) == mfcc
+    for kind in (spec, mfcc, utils.Features(20)):
+        assert utils.Features.from_record(kind.record()) == kind
+    assert spec.record() == {"spectrogram": True, "mfcc_dim": None}  # what training histories hold
+    assert mfcc.record() == {"spectrogram": False, "mfcc_dim": 13}
+    assert utils.Features.from_record(None) == spec  # a history older than the record
+    with pytest.raises(AttributeError):
+        spec.mfcc_dim = 13  # immutable
+
+
+@pytest.mark.parametrize("samples", [400, 401, 559, 560, 561, 16000, 23456])
+def test_frame_count_matches_the_features_of_audio_that_long(samples):
+    audio = np.random.default_rng(0).normal(size=samples).astype(np.float32) * 0.1
+    for kind in (utils.SPECTROGRAM, utils.MFCC):
+        assert kind.frame_count(samples) == kind.of_audio(audio).shape[0]
+        assert kind.of_audio(audio).shape[1] == kind.width
