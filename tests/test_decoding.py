@@ -1,6 +1,5 @@
-"""Decoders and language models: greedy CTC decoding on hand-made matrices, the Kneser-Ney LM (normalised,
-back-off mass, ARPA through kenlm), and beam search that an LM steers toward in-vocabulary sentences."""
-import math
+"""Decoders: greedy CTC decoding on hand-made matrices, and beam search that a language model steers toward
+in-vocabulary sentences (the language model itself: test_language_model.py)."""
 
 import numpy as np
 import pytest
@@ -69,50 +68,6 @@ def test_beam_search_sums_alignments_where_the_best_path_misleads():
 
 
 # ------------------------------------------------------------------------------------------ the LM
-@pytest.mark.parametrize("context", [(), ("<s>",), ("the",), ("the", "cat"), ("<s>", "the"), ("zebra", "qux")])
-def test_lm_probabilities_sum_to_one(corpus_lm, small_lm, context):
-    for lm in (small_lm, corpus_lm):
-        total = sum(lm.prob(w, context) for w in lm.vocabulary + [lmod.EOS, lmod.UNK])
-        assert total == pytest.approx(1.0, abs=1e-9)
-
-
-def test_unseen_words_and_contexts_get_back_off_mass(small_lm):
-    assert 0 < small_lm.prob("zebra", ("the", "cat")) == small_lm.prob(lmod.UNK, ("the", "cat"))
-    assert small_lm.prob("zebra", ()) == small_lm.prob(lmod.UNK, ()) > small_lm.prob("zebra", ("the", "cat"))
-    # "rat" never follows "dog": it gets the mass dog's context leaves to the unigrams
-    assert 0 < small_lm.prob("rat", ("the", "dog")) < small_lm.prob("ate", ("the", "dog"))
-    # a context never seen is no information: the shorter context decides
-    assert small_lm.prob("sat", ("zebra", "cat")) == small_lm.prob("sat", ("cat",))
-    assert small_lm.prob("sat", ("the", "cat")) > small_lm.prob("sat", ("a", "dog", "the"))
-
-
-def test_arpa_export_round_trips_through_kenlm(corpus_lm, tmp_path):
-    kenlm = pytest.importorskip("kenlm")
-    path = corpus_lm.to_arpa(tmp_path / "lm.arpa")
-    model = kenlm.Model(str(path))
-    for sentence in ["and the lord spake unto moses saying", "a zorbix is a frobnicated thing", "the",
-                     "i am what i am and that is all that i am"]:
-        context, ours = ("<s>",), []
-        for word in sentence.split() + [lmod.EOS]:
-            ours.append(corpus_lm.log10_prob(word, context))
-            context += (word,)
-        theirs = [score for score, _, _ in model.full_scores(sentence)]
-        np.testing.assert_allclose(theirs, ours, atol=1e-4)
-
-
-def test_kenlm_model_answers_like_the_python_model(small_lm, tmp_path):
-    pytest.importorskip("kenlm")
-    arpa = lmod.load(small_lm.to_arpa(tmp_path / "small.arpa"))
-    assert isinstance(arpa, lmod.KenLMWordLM) and arpa.vocabulary == small_lm.vocabulary
-    ours, theirs = small_lm.start(), arpa.start()
-    for word in ["the", "cat", "zebra", "sat"]:
-        (ours, a), (theirs, b) = small_lm.score(ours, word), arpa.score(theirs, word)
-        assert a == pytest.approx(b, abs=1e-4 * math.log(10))
-    assert small_lm.finish(ours) == pytest.approx(arpa.finish(theirs), abs=1e-4 * math.log(10))
-    for word, value in small_lm.unigram_log_probs().items():
-        assert arpa.unigram_log_probs()[word] == pytest.approx(value, abs=1e-4 * math.log(10))
-
-
 # ------------------------------------------------------------------------------------------ LM decoding
 def test_the_lm_fixes_an_ambiguous_letter_that_greedy_gets_wrong(small_lm, tmp_path):
     # the acoustic model slightly prefers "d" for the "s" of "sat"

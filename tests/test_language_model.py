@@ -1,12 +1,14 @@
 """The word language model on corpora small enough to count by hand: Kneser-Ney values, discounts, states,
 ARPA files (plain, gzip, upper case) and how ``load`` tells text, ARPA and KenLM binary files apart.
 
-Fast: nothing here builds the corpus; the kenlm tests skip where kenlm is not installed."""
+Fast but for the two tests on the corpus's own LM text (``corpus_lm``), which build the tiny corpus; the
+kenlm tests skip where kenlm is not installed."""
 import gzip
 import math
 import sys
 from collections import Counter
 
+import numpy as np
 import pytest
 
 import language_model as lmod
@@ -213,3 +215,53 @@ def test_an_upper_case_arpa_file_is_looked_up_in_upper_case(tmp_path, small_lm):
         assert x == pytest.approx(y, abs=1e-6), word
     assert ours.finish(a) == pytest.approx(theirs.finish(b), abs=1e-6)
     assert theirs.unigram_log_probs() == pytest.approx(ours.unigram_log_probs(), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def corpus_lm(tiny_corpus):
+    """The LM of the real LM text (every corpus sentence but the validation ones)."""
+    return lmod.NgramLM(lmod.read_sentences(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"))
+
+
+@pytest.mark.parametrize("context", [(), ("<s>",), ("the",), ("the", "cat"), ("<s>", "the"), ("zebra", "qux")])
+def test_lm_probabilities_sum_to_one(corpus_lm, small_lm, context):
+    for lm in (small_lm, corpus_lm):
+        total = sum(lm.prob(w, context) for w in lm.vocabulary + [lmod.EOS, lmod.UNK])
+        assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_unseen_words_and_contexts_get_back_off_mass(small_lm):
+    assert 0 < small_lm.prob("zebra", ("the", "cat")) == small_lm.prob(lmod.UNK, ("the", "cat"))
+    assert small_lm.prob("zebra", ()) == small_lm.prob(lmod.UNK, ()) > small_lm.prob("zebra", ("the", "cat"))
+    # "rat" never follows "dog": it gets the mass dog's context leaves to the unigrams
+    assert 0 < small_lm.prob("rat", ("the", "dog")) < small_lm.prob("ate", ("the", "dog"))
+    # a context never seen is no information: the shorter context decides
+    assert small_lm.prob("sat", ("zebra", "cat")) == small_lm.prob("sat", ("cat",))
+    assert small_lm.prob("sat", ("the", "cat")) > small_lm.prob("sat", ("a", "dog", "the"))
+
+
+def test_arpa_export_round_trips_through_kenlm(corpus_lm, tmp_path):
+    kenlm = pytest.importorskip("kenlm")
+    path = corpus_lm.to_arpa(tmp_path / "lm.arpa")
+    model = kenlm.Model(str(path))
+    for sentence in ["and the lord spake unto moses saying", "a zorbix is a frobnicated thing", "the",
+                     "i am what i am and that is all that i am"]:
+        context, ours = ("<s>",), []
+        for word in sentence.split() + [lmod.EOS]:
+            ours.append(corpus_lm.log10_prob(word, context))
+            context += (word,)
+        theirs = [score for score, _, _ in model.full_scores(sentence)]
+        np.testing.assert_allclose(theirs, ours, atol=1e-4)
+
+
+def test_kenlm_model_answers_like_the_python_model(small_lm, tmp_path):
+    pytest.importorskip("kenlm")
+    arpa = lmod.load(small_lm.to_arpa(tmp_path / "small.arpa"))
+    assert isinstance(arpa, lmod.KenLMWordLM) and arpa.vocabulary == small_lm.vocabulary
+    ours, theirs = small_lm.start(), arpa.start()
+    for word in ["the", "cat", "zebra", "sat"]:
+        (ours, a), (theirs, b) = small_lm.score(ours, word), arpa.score(theirs, word)
+        assert a == pytest.approx(b, abs=1e-4 * math.log(10))
+    assert small_lm.finish(ours) == pytest.approx(arpa.finish(theirs), abs=1e-4 * math.log(10))
+    for word, value in small_lm.unigram_log_probs().items():
+        assert arpa.unigram_log_probs()[word] == pytest.approx(value, abs=1e-4 * math.log(10))
