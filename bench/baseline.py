@@ -43,10 +43,11 @@ def our_system(model, audio_gen, decoder_name, lm_path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default="valid_corpus.json")
-    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL)
-    parser.add_argument("--lm", default=transcribe.DEFAULT_LM)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--corpus", default="valid_corpus.json", help="the clips to score")
+    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL, help="the trained model")
+    parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="the word language model's text")
     parser.add_argument("--train-json", help="normalisation statistics (default: the set the model's pickle names)")
     parser.add_argument("--limit", type=int, help="only the first N clips (a quick look)")
     args = parser.parse_args(argv)

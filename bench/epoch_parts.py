@@ -31,8 +31,9 @@ def seconds(run, batches, passes=2):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="model_0", choices=[m[0] for m in MODELS])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default="model_0", choices=[m[0] for m in MODELS], help="the notebook model to take apart")
     args = parser.parse_args(argv)
     _, build, kwargs = next(m for m in MODELS if m[0] == args.model)
     gen = AudioGenerator(minibatch_size=NOTEBOOK_BATCH, spectrogram=kwargs.get("spectrogram", True))

@@ -68,9 +68,10 @@ def write_set(out, name, pairs, voice, degrade_prob=bc.DEGRADE_PROB):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL)
-    parser.add_argument("--valid-json", default="valid_corpus.json")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL, help="the trained model")
+    parser.add_argument("--valid-json", default="valid_corpus.json", help="the validation description")
     parser.add_argument("--clips", type=int, default=100, help="clips per set")
     parser.add_argument("--seed", type=int, default=0, help="the corpus's build_corpus --seed")
     parser.add_argument("--out", help="folder for the rendered sets (default: a temporary one)")

@@ -178,10 +178,11 @@ def paired_ratios(name, epochs, repeats):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--epochs", type=int, default=5, help="epochs per model, the first is warm-up")
-    parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS])
-    parser.add_argument("--legacy-models", nargs="*", default=["model_0", "model_1"])
+    parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS], help="the notebook models to time")
+    parser.add_argument("--legacy-models", nargs="*", default=["model_0", "model_1"], help="the models also timed on the 2017 path")
     parser.add_argument("--repeats", type=int, default=3, help="pairs of readings (2017 path, ours) per legacy model")
     parser.add_argument("--reading", nargs=2, metavar=("MODEL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -46,15 +46,16 @@ def score(decode, probs, references):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL, help="the trained model")
     parser.add_argument("--train-json", default=transcribe.DEFAULT_TRAIN_JSON,
                         help="the training clips to tune on (features are normalised as the model's training did)")
     parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="LM training text")
-    parser.add_argument("--clips", type=int, default=200)
-    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS)
-    parser.add_argument("--betas", type=float, nargs="+", default=BETAS)
-    parser.add_argument("--decoder", choices=sorted(LM_DECODERS), default="lm")
+    parser.add_argument("--clips", type=int, default=200, help="training clips to tune on")
+    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS, help="language-model weights to try")
+    parser.add_argument("--betas", type=float, nargs="+", default=BETAS, help="word bonuses to try")
+    parser.add_argument("--decoder", choices=sorted(LM_DECODERS), default="lm", help="the decoder to tune")
     args = parser.parse_args(argv)
 
     model, audio_gen = transcribe.load_transcriber(args.model)
