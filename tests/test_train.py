@@ -238,6 +238,8 @@ MIRRORED_RUN = textwrap.dedent("""
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     print("replicas", strategy.num_replicas_in_sync)
     model = sm.rnn_model(input_dim=161, units=16, activation="tanh")
+    import numpy as np
+    np.savez({results!r} + "/initial.npz", *model.get_weights())
     history = train_model(model, "mirrored.pickle", "mirrored.h5", epochs=2, strategy=strategy,
                           results_dir={results!r})
     print("history", history["loss"], history["val_loss"])
@@ -252,8 +254,15 @@ def test_mirrored_strategy_over_two_cpu_devices(in_corpus, tmp_path):
     assert "replicas 2" in done.stdout
     saved = pickle.load(open(tmp_path / "mirrored.pickle", "rb"))
     assert len(saved["loss"]) == 2 and all(np.isfinite(saved["loss"] + saved["val_loss"]))
+    assert saved["loss"][1] < saved["loss"][0]  # the replicas' averaged gradients did train the model
     fresh = sm.build_from_spec(saved["build"])
     fresh.load_weights(tmp_path / "mirrored.h5")
+    initial = np.load(tmp_path / "initial.npz")
+    trained = fresh.get_weights()
+    assert len(trained) == len(initial.files)
+    # every trainable kernel moved away from its initial values; the saved file holds the trained model
+    kernels = [i for i, w in enumerate(trained) if w.ndim == 2]
+    assert kernels and all(not np.allclose(trained[i], initial[f"arr_{i}"]) for i in kernels)
 
 
 def test_resume_only_on_the_same_model_features_and_data(tmp_path, capsys):
