@@ -64,7 +64,7 @@ import soxr
 from scipy import signal
 from tqdm import tqdm
 
-from utils import atomic_write
+from utils import atomic_write, load_audio
 
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
@@ -846,8 +846,7 @@ def copy_real_words(source, out):
         word = real_word(path).upper()
         target = chapter_dir / f"{utt_id}.flac"
         if not target.exists():
-            audio, rate = sf.read(path, dtype="float32", always_2d=True)
-            write_flac_atomically(target, soxr.resample(audio.mean(axis=1), rate, SAMPLE_RATE), word)
+            write_flac_atomically(target, load_audio(path), word)  # mono at SAMPLE_RATE, as training reads
         lines.append(f"{utt_id} {word}\n")
     write_text_atomically(chapter_dir / f"{REAL_WORDS_SPEAKER}-{chapter}.trans.txt", "".join(lines))
     return len(files)
