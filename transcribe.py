@@ -395,21 +395,29 @@ def evaluate_model(model_path, desc_file, decoders=("greedy",), lm_path=DEFAULT_
     return score_corpus(model, audio_gen, desc_file, decoders, lm_path, name=model_path)
 
 
-def score_corpus(model, audio_gen, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM, name="the model"):
-    """``evaluate_model`` with the model already loaded (``load_transcriber``): score several corpora with
-    one load. ``name`` is how an error message calls the model."""
-    decode = {decoder: make_decoder(decoder, lm_path) for decoder in decoders}
-    scores = {"references": [], "paths": [], **{decoder: {"hypotheses": []} for decoder in decoders}}
-    for path, text in read_corpus(desc_file):
+def decoded_clips(model, audio_gen, clips, decode):
+    """(path, reference, {name: transcript}) for each of ``clips`` ([(path, reference)]) that the model can
+    transcribe, with every decoder of ``decode`` ({name: decoder}) on one computation of its
+    probabilities; a clip that fails is reported on stderr and left out."""
+    for path, text in clips:
         try:
             probs = clip_probabilities(model, audio_gen, path)
         except AudioError as err:
             print(f"error: {err}", file=sys.stderr)
             continue
+        yield path, text, {name: decoder(probs, len(probs)) for name, decoder in decode.items()}
+
+
+def score_corpus(model, audio_gen, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM, name="the model"):
+    """``evaluate_model`` with the model already loaded (``load_transcriber``): score several corpora with
+    one load. ``name`` is how an error message calls the model."""
+    decode = {decoder: make_decoder(decoder, lm_path) for decoder in decoders}
+    scores = {"references": [], "paths": [], **{decoder: {"hypotheses": []} for decoder in decoders}}
+    for path, text, transcripts in decoded_clips(model, audio_gen, read_corpus(desc_file), decode):
         scores["references"].append(text)
         scores["paths"].append(path)
         for decoder in decoders:
-            scores[decoder]["hypotheses"].append(decode[decoder](probs, len(probs)))
+            scores[decoder]["hypotheses"].append(transcripts[decoder])
     if not scores["references"]:
         raise UsageError(f"{desc_file}: no clip could be transcribed by {name}")
     for decoder in decoders:
@@ -498,15 +506,10 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
         references, hypotheses = [], {f"ours, {d}": [] for d in decoders}
         if sphinx:
             hypotheses[POCKETSPHINX] = []
-        for path, text in clips:
-            try:
-                probs = clip_probabilities(model, audio_gen, path)
-            except AudioError as err:
-                print(f"error: {err}", file=sys.stderr)
-                continue
+        for path, text, transcripts in decoded_clips(model, audio_gen, clips, decode):
             references.append(text)
             for decoder in decoders:
-                hypotheses[f"ours, {decoder}"].append(decode[decoder](probs, len(probs)))
+                hypotheses[f"ours, {decoder}"].append(transcripts[decoder])
             if sphinx:
                 hypotheses[POCKETSPHINX].append(sphinx(path))
         if not references:
