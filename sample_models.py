@@ -13,13 +13,26 @@ changes from batch to batch in Keras 3.15, so these models use ``Dense`` directl
 """
 import functools
 import inspect
+import os
 
 import utils  # noqa: F401  (sets TensorFlow's log level before Keras loads it)
+import gru
 import keras
 import tensorflow as tf
 from keras import layers, ops
 
 from char_map import OUTPUT_DIM
+
+# How ProjectedGRU runs its time loop on a CPU: "numba" (gru.py, the default) or "keras" (Keras' own
+# loop, as the 2017 notebook's GRU ran; the training-speed benchmark compares the two).
+GRU_KERNEL = os.environ.get("VUI_GRU", "numba")
+if GRU_KERNEL not in ("numba", "keras"):
+    raise ValueError(f"VUI_GRU={GRU_KERNEL!r}: use numba or keras")
+# Up to this many units the compiled loop is the faster one (a training step of a 29-unit GRU over 32 clips
+# of 330 frames: 24 ms against 48 for Keras' loop; 64 units: 51 against 70). A 128-unit layer does
+# enough arithmetic per step that TensorFlow's own scan of the recurrent product keeps up (57 ms against
+# 67 for both directions over 110 frames), so larger layers use that.
+COMPILED_LOOP_MAX_UNITS = 64
 
 
 def _recorded(builder):
@@ -59,31 +72,41 @@ def _softmax_head(x, output_dim, name="time_dense"):
 
 @keras.saving.register_keras_serializable("vui")
 class ProjectedGRU(layers.GRU):
-    """``keras.layers.GRU`` with the input projection taken out of the time loop: same weights, same outputs.
+    """``keras.layers.GRU``, faster on a CPU: same weights, same outputs.
 
     At every step a GRU multiplies the input frame by its kernel and the previous state by its recurrent
     kernel. The first product does not depend on the state, so here it is one matrix product over the
-    whole sequence before the loop (as cuDNN does), and the loop keeps only the recurrent one. On a CPU
-    this makes the final model's bidirectional 128-unit layers about 1.5x faster (forward and backward
-    pass, batches of 32); for 64 units or fewer the loop's fixed cost per step dominates and it gains
-    nothing, so the rubric models keep the plain layer. With a GPU, or with masks or dropout inside the
-    GRU, the layer runs as ``keras.layers.GRU`` (cuDNN where it applies).
+    whole sequence before the loop (as cuDNN does). The loop of a small layer then runs, forward and
+    backward, in ``gru.py``'s numba kernel instead of as a dozen TensorFlow operations per time step; a
+    larger one keeps a TensorFlow scan of the recurrent product alone. With a GPU, with
+    masks or dropout inside the GRU, or with ``VUI_GRU=keras`` in the environment, the layer runs as
+    ``keras.layers.GRU`` (cuDNN where it applies).
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
-        if (mask is not None or (training and (cell.dropout or cell.recurrent_dropout))
+        if (GRU_KERNEL == "keras" or mask is not None
+                or (training and (cell.dropout or cell.recurrent_dropout))
                 or not (cell.reset_after and cell.use_bias) or tf.config.list_logical_devices("GPU")):
             return super().inner_loop(sequences, initial_state, mask, training)
         state = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
-        projected = ops.matmul(sequences, cell.kernel) + input_bias  # (batch, frames, 3 * units)
+        projected = ops.matmul(sequences, cell.kernel) + cell.bias[0]  # (batch, frames, 3 * units)
         if self.go_backwards:
             projected = ops.flip(projected, axis=1)
+        if cell.units <= COMPILED_LOOP_MAX_UNITS:
+            outputs = gru.gru_sequence(projected, cell.recurrent_kernel, cell.bias[1], state)
+            last = outputs[:, -1]
+        else:
+            last, outputs = self._scanned_loop(projected, state)
+        return last, outputs if self.return_sequences else last, [last]
+
+    def _scanned_loop(self, projected, state):
+        """The recurrence as TensorFlow's scan over the time-major projection: (last state, outputs)."""
+        cell = self.cell
 
         def step(h, x):
             x_z, x_r, x_h = ops.split(x, 3, axis=-1)
-            h_z, h_r, h_h = ops.split(ops.matmul(h, cell.recurrent_kernel) + recurrent_bias, 3, axis=-1)
+            h_z, h_r, h_h = ops.split(ops.matmul(h, cell.recurrent_kernel) + cell.bias[1], 3, axis=-1)
             update = cell.recurrent_activation(x_z + h_z)
             reset = cell.recurrent_activation(x_r + h_r)
             candidate = cell.activation(x_h + reset * h_h)
@@ -91,15 +114,14 @@ class ProjectedGRU(layers.GRU):
             return h, h
 
         last, outputs = ops.scan(step, state, ops.transpose(projected, (1, 0, 2)))
-        outputs = ops.transpose(outputs, (1, 0, 2))
-        return last, outputs if self.return_sequences else last, [last]
+        return last, ops.transpose(outputs, (1, 0, 2))
 
 
 @_recorded
 def simple_rnn_model(input_dim, output_dim=OUTPUT_DIM):
     """Model 0: one GRU layer whose 29 units are the character scores."""
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = layers.GRU(output_dim, return_sequences=True, name="rnn")(inputs)
+    x = ProjectedGRU(output_dim, return_sequences=True, name="rnn")(inputs)
     outputs = layers.Activation("softmax", name="softmax")(x)
     return _finish(inputs, outputs, "simple_rnn_model")
 
@@ -109,7 +131,7 @@ def rnn_model(input_dim, units, activation, output_dim=OUTPUT_DIM):
     """Model 1: GRU, batch normalisation, then a Dense layer at every time step."""
     ### BEGIN SOLUTION
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = layers.GRU(units, activation=activation, return_sequences=True, name="rnn")(inputs)
+    x = ProjectedGRU(units, activation=activation, return_sequences=True, name="rnn")(inputs)
     x = layers.BatchNormalization(name="bn_rnn")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "rnn_model")
     ### END SOLUTION
@@ -163,7 +185,7 @@ def deep_rnn_model(input_dim, units, recur_layers, output_dim=OUTPUT_DIM, activa
     x = inputs
     for i in range(recur_layers):
         suffix = "" if recur_layers == 1 else f"_{i + 1}"
-        x = layers.GRU(units, activation=activation, return_sequences=True, name=f"rnn{suffix}")(x)
+        x = ProjectedGRU(units, activation=activation, return_sequences=True, name=f"rnn{suffix}")(x)
         x = layers.BatchNormalization(name=f"bn_rnn{suffix}")(x)
     return _finish(inputs, _softmax_head(x, output_dim), "deep_rnn_model")
     ### END SOLUTION
@@ -174,7 +196,7 @@ def bidirectional_rnn_model(input_dim, units, output_dim=OUTPUT_DIM):
     """Model 4: a bidirectional GRU (forward and backward outputs concatenated), then Dense per step."""
     ### BEGIN SOLUTION
     inputs = keras.Input(shape=(None, input_dim), name="the_input")
-    x = layers.Bidirectional(layers.GRU(units, return_sequences=True), merge_mode="concat",
+    x = layers.Bidirectional(ProjectedGRU(units, return_sequences=True), merge_mode="concat",
                              name="bidir_rnn")(inputs)
     return _finish(inputs, _softmax_head(x, output_dim), "bidirectional_rnn_model")
     ### END SOLUTION

@@ -79,29 +79,34 @@ def test_cnn_output_length_matches_keras():
             assert out.shape[1] == sm.cnn_output_length(frames, 5, mode, stride, dilation)
 
 
+@pytest.mark.parametrize("units", [6, sm.COMPILED_LOOP_MAX_UNITS + 1])  # the compiled loop, the scan
 @pytest.mark.parametrize("backwards", [False, True])
-def test_projected_gru_is_a_gru(backwards):
+@pytest.mark.parametrize("graph", [False, True])  # eagerly, and traced as fit traces it
+def test_projected_gru_is_a_gru(backwards, units, graph):
     # same weights in, same outputs and gradients out, as keras.layers.GRU, in either direction
     import keras
     import tensorflow as tf
 
     x = tf.constant(np.random.default_rng(3).normal(size=(3, 17, 11)).astype("float32"))
-    plain = keras.layers.GRU(6, return_sequences=True, go_backwards=backwards)
-    projected = sm.ProjectedGRU(6, return_sequences=True, go_backwards=backwards)
+    plain = keras.layers.GRU(units, return_sequences=True, go_backwards=backwards)
+    projected = sm.ProjectedGRU(units, return_sequences=True, go_backwards=backwards)
     plain.build(x.shape)
     projected.build(x.shape)
     projected.set_weights([w + 0.1 for w in plain.get_weights()])
     plain.set_weights(projected.get_weights())  # non-zero biases on both
     results = []
     for layer in (plain, projected):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = layer(x, training=True)
-            total = tf.reduce_sum(y * tf.range(1.0, 7.0))
-        results.append((y.numpy(), *[g.numpy() for g in tape.gradient(total, [x, *layer.trainable_weights])]))
+        def outputs_and_gradients(x, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                total = tf.reduce_sum(y * tf.range(1.0, units + 1.0))
+            return y, tape.gradient(total, [x, *layer.trainable_weights])
+        y, grads = (tf.function(outputs_and_gradients) if graph else outputs_and_gradients)(x)
+        results.append((y.numpy(), *[g.numpy() for g in grads]))
     for want, got in zip(*results):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-    last = sm.ProjectedGRU(6, go_backwards=backwards)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    last = sm.ProjectedGRU(units, go_backwards=backwards)
     last.build(x.shape)
     last.set_weights(plain.get_weights())
     np.testing.assert_allclose(last(x).numpy(), results[0][0][:, -1], rtol=1e-4, atol=1e-5)
