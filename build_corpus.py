@@ -240,7 +240,7 @@ class Clip:
 
 # ---------------------------------------------------------------------------------------------- text
 
-def normalize_sentence(text):
+def normalise_sentence(text):
     """Lower case, punctuation to spaces, apostrophes kept only inside words, single spaces: ' a-z only."""
     words = (word.strip("'") for word in _NOT_LETTER_RE.sub(" ", text.lower()).split())
     return " ".join(word for word in words if word)
@@ -270,7 +270,7 @@ def split_sentences(passage):
 
 def clean_sentence(text):
     """A Sentence if ``text`` is clean (so its transcript has at least one word), else None."""
-    return Sentence(text, normalize_sentence(text)) if is_clean(text) else None
+    return Sentence(text, normalise_sentence(text)) if is_clean(text) else None
 
 
 def speakable(sentence, max_words=MAX_SPOKEN_WORDS):

@@ -147,7 +147,7 @@ def convert_many(flac_paths, err=sys.stderr):
     return converted, failed
 
 
-def normalize_transcript(text):
+def normalise_transcript(text):
     """Lower-case a transcript and tidy what is safe to tidy; raise ValueError if it stays unusable."""
     for variant, apostrophe in APOSTROPHE_VARIANTS.items():
         text = text.replace(variant, apostrophe)
@@ -189,7 +189,7 @@ def find_audio(chapter_dir, utt_id):
 def describe_utterance(utt):
     """The JSON entry for one utterance; raise Skip saying what is wrong and how to fix it."""
     try:
-        text = normalize_transcript(utt.text)
+        text = normalise_transcript(utt.text)
     except ValueError as error:
         raise Skip("bad transcript",
                    f"{error}; fix: edit its line in {utt.source} (spell out digits, "

@@ -1,4 +1,4 @@
-"""Batches of normalised features (spectrogram or MFCC) and labels for CTC training, and plots of one clip.
+"""Batches of normalised features (spectrogram or MFCC) and labels for CTC training, and one clip's features.
 
 A corpus description is a JSON-lines file, one clip per line: ``{"key": path, "duration": s, "text": ...}``
 (written by create_desc_json.py). ``AudioGenerator`` reads the training, validation and test
@@ -18,6 +18,8 @@ import numpy as np
 
 import utils
 from char_map import ALPHABET, text_to_int_sequence
+# drawn in plots.py; imported from here by the 2017 notebook's calls, so they stay importable here
+from plots import plot_mfcc_feature, plot_raw_audio, plot_spectrogram_feature  # noqa: F401
 from utils import AudioError, Features, atomic_write
 
 RNG_SEED = 123  # the order of batches and the clips used for normalisation are reproducible
@@ -501,9 +503,8 @@ class AudioGenerator:
         clips.select(sorted(range(len(clips)), key=lambda i: (clips.durations[i], i)))
 
 
-# --------------------------------------------------------------------------------- one clip, visualised
-# The notebook's STEP 1 figures: functions of their own, apart from the class, imported from here by the
-# notebook (a module of their own would have to join student_edition.HANDED_OUT).
+# ------------------------------------------------------------------------------ one clip, for its figures
+# The notebook's STEP 1 reads a clip with this and draws it with plots.py's functions.
 def vis_train_features(index=0, desc_file="train_corpus.json"):
     """Transcript, raw audio, normalised MFCC and spectrogram, and path of training clip ``index``."""
     audio_gen = AudioGenerator(features=utils.SPECTROGRAM)
@@ -517,43 +518,3 @@ def vis_train_features(index=0, desc_file="train_corpus.json"):
     vis_raw_audio = utils.load_audio(vis_audio_path)
     print(f"There are {len(audio_gen.train_audio_paths)} total training examples.")
     return vis_text, vis_raw_audio, vis_mfcc_feature, vis_spectrogram_feature, vis_audio_path
-
-
-def plot_raw_audio(vis_raw_audio, sample_rate=utils.SAMPLE_RATE):
-    """Waveform against time in seconds."""
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(12, 3))
-    ax = fig.add_subplot(111)
-    seconds = np.arange(len(vis_raw_audio)) / sample_rate
-    ax.plot(seconds, vis_raw_audio)
-    ax.set_title("Audio Signal")
-    ax.set_xlabel("Time (s)")
-    ax.set_ylabel("Amplitude")
-    ax.set_xlim(0, seconds[-1] if len(seconds) else 1)
-    plt.show()
-
-
-def _plot_feature(feature, title, ylabel):
-    import matplotlib.pyplot as plt
-    from mpl_toolkits.axes_grid1 import make_axes_locatable
-
-    fig = plt.figure(figsize=(12, 5))
-    ax = fig.add_subplot(111)
-    image = ax.imshow(feature.T, cmap=plt.cm.jet, aspect="auto", origin="lower")
-    ax.set_title(title)
-    ax.set_xlabel("Time (frames of 10 ms)")
-    ax.set_ylabel(ylabel)
-    colorbar_axis = make_axes_locatable(ax).append_axes("right", size="3%", pad=0.1)
-    plt.colorbar(image, cax=colorbar_axis)
-    plt.show()
-
-
-def plot_mfcc_feature(vis_mfcc_feature):
-    """Normalised MFCCs: coefficient against time."""
-    _plot_feature(vis_mfcc_feature, "Normalized MFCC", "MFCC coefficient")
-
-
-def plot_spectrogram_feature(vis_spectrogram_feature):
-    """Normalised log spectrogram: frequency bin (50 Hz each) against time."""
-    _plot_feature(vis_spectrogram_feature, "Normalized Spectrogram", "Frequency bin (50 Hz)")

@@ -27,6 +27,8 @@ import keras
 import ctc
 from char_map import BLANK_INDEX
 from data_generator import AudioGenerator, normalisation_path
+# drawn in plots.py; imported from here by the notebook's calls, so it stays importable here
+from plots import plot_histories  # noqa: F401
 from utils import Features, atomic_write
 
 RESULTS_DIR = os.environ.get("VUI_RESULTS_DIR", "results")
@@ -425,31 +427,3 @@ def summarize_histories(histories):
                      f"{val[best] if val else float('nan'):>9.2f} {best + 1:>6} "
                      f"{h['loss'][-1] if h['loss'] else float('nan'):>11.2f}  {kind}{stopped}")
     return "\n".join(lines)
-
-
-def plot_histories(histories, show=True):
-    """Training and validation loss per epoch of every model, side by side, titled, with whole-number
-    epochs on the x axis and one legend to the right of both plots, clear of the lines. With ``show=False``
-    the figure is returned instead of shown."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    sns.set_style(style="white")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 5), layout="constrained")
-    for name, h in histories.items():
-        ax1.plot(range(1, len(h["loss"]) + 1), h["loss"], label=name)
-        ax2.plot(range(1, len(h["val_loss"]) + 1), h["val_loss"], label=name)
-    for ax, label in ((ax1, "Training loss"), (ax2, "Validation loss")):
-        ax.set_title(f"{label} per epoch (CTC loss per clip, log scale)")
-        ax.set_xlabel("Epoch")
-        ax.set_ylabel(label)
-        ax.set_yscale("log")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 40, not 4 x 10^1
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    if histories:
-        fig.legend(*ax1.get_legend_handles_labels(), loc="outside right upper", title="model")
-    if not show:
-        return fig
-    plt.show()

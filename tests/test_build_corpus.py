@@ -25,12 +25,12 @@ TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "
     ("The dogs' bones -- well-known  \t facts.", "the dogs bones well known facts"),
     ("\"Quoted,\" she said... 'and single'?", "quoted she said and single"),
 ])
-def test_normalize_sentence(text, expected):
-    assert bc.normalize_sentence(text) == expected
+def test_normalise_sentence(text, expected):
+    assert bc.normalise_sentence(text) == expected
 
 
-def test_normalize_sentence_alphabet():
-    assert set(bc.normalize_sentence("Café, naïve -- 42% O'Brien's [x] & y!")) <= set(ALPHABET)
+def test_normalise_sentence_alphabet():
+    assert set(bc.normalise_sentence("Café, naïve -- 42% O'Brien's [x] & y!")) <= set(ALPHABET)
 
 
 @pytest.mark.parametrize("text", [

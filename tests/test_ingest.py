@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import create_desc_json  # noqa: E402
-from create_desc_json import describe_clip, main, normalize_transcript, read_transcripts  # noqa: E402
+from create_desc_json import describe_clip, main, normalise_transcript, read_transcripts  # noqa: E402
 
 SCRIPT = ROOT / "flac_to_wav.sh"
 TARGET_RATE = 16000  # Hz
@@ -158,14 +158,14 @@ def test_missing_directory_is_a_usage_error(tmp_path):
     ("IT\u2019S  A\tTEST ", "it's a test"),
     ("DON'T\u00a0STOP", "don't stop"),
 ])
-def test_normalize_transcript(raw, expected):
-    assert normalize_transcript(raw) == expected
+def test_normalise_transcript(raw, expected):
+    assert normalise_transcript(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["CAF\u00c9 NOIR", "ROOM 101", "WELL-KNOWN", "  "])
-def test_normalize_transcript_refuses_what_is_not_safe_to_fix(raw):
+def test_normalise_transcript_refuses_what_is_not_safe_to_fix(raw):
     with pytest.raises(ValueError):
-        normalize_transcript(raw)
+        normalise_transcript(raw)
 
 
 def test_describe_clip_refuses_truncated_wav_and_flac(tmp_path):

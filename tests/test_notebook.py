@@ -151,22 +151,6 @@ def test_the_notebook_tells_no_history():
         assert phrase not in text.lower(), phrase
 
 
-def test_loss_plots_are_titled_with_whole_epochs_and_a_legend_clear_of_the_lines():
-    import matplotlib
-    matplotlib.use("Agg")
-    history = {"loss": [3.0, 2.0, 1.5], "val_loss": [3.5, 2.5, 2.0]}
-    fig = train_utils.plot_histories({"model_a": history, "model_b": history}, show=False)
-    axes = fig.axes
-    assert all(ax.get_title() for ax in axes)
-    fig.canvas.draw()
-    for ax in axes:
-        assert all(float(t).is_integer() for t in ax.get_xticks())
-        assert ax.get_legend() is None  # one legend, for the figure, outside both plots
-    assert len(fig.legends) == 1
-    legend = fig.legends[0].get_window_extent()
-    assert all(legend.x0 >= ax.get_window_extent().x1 for ax in axes)
-
-
 def test_the_readme_is_user_documentation_and_the_history_has_its_own_file():
     readme = (ROOT / "README.md").read_text()
     assert len(readme) <= 16_000, len(readme)
