@@ -10,6 +10,7 @@ SEED   ?= 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 export KERAS_HOME          := $(CURDIR)/.keras
 export MPLCONFIGDIR        := $(CURDIR)/.mplconfig
+export OPENBLAS_NUM_THREADS := 1
 export JUPYTER_CONFIG_DIR  := $(CURDIR)/.jupyter
 export JUPYTER_DATA_DIR    := $(CURDIR)/.jupyter/data
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime

@@ -396,6 +396,13 @@ class AudioGenerator:
             self.rng.shuffle(batches)
         return batches
 
+    def batch_shapes(self, partition):
+        """(clips, padded frames) of each batch an epoch over every clip of ``partition`` serves, without
+        drawing an order: what ``train_utils.epoch_flops`` counts."""
+        by_length = sorted(self.clips(partition).durations)
+        return [(len(batch), self.frame_count(batch[-1])) for batch in
+                (by_length[i:i + self.minibatch_size] for i in range(0, len(by_length), self.minibatch_size))]
+
     def batch_order_lengths(self, partition):
         """Clips per batch of one epoch, without drawing a new order."""
         n = self.clips_per_epoch if self.caps_epoch(partition) else len(self.clips(partition))

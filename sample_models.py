@@ -28,11 +28,6 @@ from char_map import OUTPUT_DIM
 GRU_KERNEL = os.environ.get("VUI_GRU", "numba")
 if GRU_KERNEL not in ("numba", "keras"):
     raise ValueError(f"VUI_GRU={GRU_KERNEL!r}: use numba or keras")
-# Up to this many units the compiled loop is the faster one (a training step of a 29-unit GRU over 32 clips
-# of 330 frames: 24 ms against 48 for Keras' loop; 64 units: 51 against 70). A 128-unit layer does
-# enough arithmetic per step that TensorFlow's own scan of the recurrent product keeps up (57 ms against
-# 67 for both directions over 110 frames), so larger layers use that.
-COMPILED_LOOP_MAX_UNITS = 64
 
 
 def _recorded(builder):
@@ -76,9 +71,10 @@ class ProjectedGRU(layers.GRU):
 
     At every step a GRU multiplies the input frame by its kernel and the previous state by its recurrent
     kernel. The first product does not depend on the state, so here it is one matrix product over the
-    whole sequence before the loop (as cuDNN does). The loop of a small layer then runs, forward and
-    backward, in ``gru.py``'s numba kernel instead of as a dozen TensorFlow operations per time step; a
-    larger one keeps a TensorFlow scan of the recurrent product alone. With a GPU, with
+    whole sequence before the loop (as cuDNN does), and the loop itself runs, forward and backward, in
+    ``gru.py``'s numba kernel instead of as a dozen TensorFlow operations per time step. A training step
+    of a 29-unit GRU over 32 clips of 330 frames took 24 ms against 48 for Keras' loop, of the final
+    model 150 ms against 190 for a TensorFlow scan of the recurrent product alone. With a GPU, with
     masks or dropout inside the GRU, or with ``VUI_GRU=keras`` in the environment, the layer runs as
     ``keras.layers.GRU`` (cuDNN where it applies).
     """
@@ -93,28 +89,9 @@ class ProjectedGRU(layers.GRU):
         projected = ops.matmul(sequences, cell.kernel) + cell.bias[0]  # (batch, frames, 3 * units)
         if self.go_backwards:
             projected = ops.flip(projected, axis=1)
-        if cell.units <= COMPILED_LOOP_MAX_UNITS:
-            outputs = gru.gru_sequence(projected, cell.recurrent_kernel, cell.bias[1], state)
-            last = outputs[:, -1]
-        else:
-            last, outputs = self._scanned_loop(projected, state)
+        outputs = gru.gru_sequence(projected, cell.recurrent_kernel, cell.bias[1], state)
+        last = outputs[:, -1]
         return last, outputs if self.return_sequences else last, [last]
-
-    def _scanned_loop(self, projected, state):
-        """The recurrence as TensorFlow's scan over the time-major projection: (last state, outputs)."""
-        cell = self.cell
-
-        def step(h, x):
-            x_z, x_r, x_h = ops.split(x, 3, axis=-1)
-            h_z, h_r, h_h = ops.split(ops.matmul(h, cell.recurrent_kernel) + cell.bias[1], 3, axis=-1)
-            update = cell.recurrent_activation(x_z + h_z)
-            reset = cell.recurrent_activation(x_r + h_r)
-            candidate = cell.activation(x_h + reset * h_h)
-            h = update * h + (1 - update) * candidate
-            return h, h
-
-        last, outputs = ops.scan(step, state, ops.transpose(projected, (1, 0, 2)))
-        return last, ops.transpose(outputs, (1, 0, 2))
 
 
 @_recorded

@@ -236,6 +236,51 @@ class EpochLog(keras.callbacks.Callback):
             print(epoch_line(epoch, self.total_epochs, seconds, loss, val_loss), flush=True)
 
 
+# ------------------------------------------------------------------------------------------ arithmetic
+def _layer_flops(layer, frames):
+    """(floating-point operations of one clip's forward pass through ``layer``, frames it passes on).
+
+    Counts the matrix products (a multiply and an add per weight per frame), which are nearly all of the
+    work; batch norm, activations and the gates' element-wise work are left out.
+    """
+    if isinstance(layer, keras.layers.Bidirectional):
+        inner, frames = _layer_flops(layer.forward_layer, frames)
+        return 2 * inner, frames
+    if isinstance(layer, keras.layers.Conv1D):
+        out = layer.compute_output_shape((1, frames, layer.kernel.shape[1]))[1]
+        return 2 * out * int(np.prod(layer.kernel.shape)), out
+    if isinstance(layer, (keras.layers.GRU, keras.layers.SimpleRNN)):  # the input and recurrent products
+        cell = layer.cell
+        return 2 * frames * (int(np.prod(cell.kernel.shape)) + int(np.prod(cell.recurrent_kernel.shape))), frames
+    if isinstance(layer, keras.layers.Dense):
+        return 2 * frames * int(np.prod(layer.kernel.shape)), frames
+    return 0, frames
+
+
+def clip_flops(model, frames):
+    """Floating-point operations of one clip of ``frames`` input frames through ``model``, forward.
+
+    Training costs about three times this: the backward pass does two products for each one forward
+    (with respect to the inputs and to the weights). The models here are chains of layers.
+    """
+    total = 0
+    for layer in model.layers:
+        flops, frames = _layer_flops(layer, frames)
+        total += flops
+    return total
+
+
+def epoch_flops(model, audio_gen):
+    """Floating-point operations of one epoch: the training batches forward and backward (3x), the
+    validation batches forward, each batch as long as its longest clip (padding costs what a clip does).
+    An epoch of ``clips_per_epoch`` clips costs that share of the whole training set's batches."""
+    train = sum(clips * clip_flops(model, frames) for clips, frames in audio_gen.batch_shapes("train"))
+    if audio_gen.caps_epoch("train"):
+        train = train * audio_gen.clips_per_epoch / len(audio_gen.clips("train"))
+    valid = sum(clips * clip_flops(model, frames) for clips, frames in audio_gen.batch_shapes("valid"))
+    return int(3 * train + valid)
+
+
 # ------------------------------------------------------------------------------------------ shared by both loops
 # (this module's train_model, distributed.train_multi_worker)
 def undefined_loss(epoch, bad_batch=None):
@@ -390,6 +435,7 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
                  else f"{n_train} clips")
         print(f"training {heard}, validating on {len(audio_gen.valid_audio_paths)}, "
               f"batches of {minibatch_size}")
+    history["epoch_flops"] = epoch_flops(model, audio_gen)
     log = EpochLog(history, pickle_file, model_file, epochs, verbose, audio_gen, train_json)
     model.fit(audio_gen.dataset("train", output_length), validation_data=audio_gen.dataset("valid", output_length),
               epochs=epochs, initial_epoch=initial_epoch, verbose=0, shuffle=False, callbacks=[log, *callbacks])
@@ -414,10 +460,22 @@ def load_histories(results_dir=None):
     return {path.stem: load_history(path) for path in sorted(results.glob("*.pickle"), key=order)}
 
 
+def training_speed(history):
+    """(median seconds per epoch, GFLOP/s it did then) of a history; GFLOP/s is NaN where the history
+    predates the count of its arithmetic."""
+    seconds = history.get("epoch_seconds") or []
+    if not seconds:
+        return float("nan"), float("nan")
+    median = float(np.median(seconds[1:] or seconds))  # the first epoch also traces the graph
+    flops = history.get("epoch_flops")
+    return median, (flops / median / 1e9 if flops else float("nan"))
+
+
 def summarize_histories(histories):
-    """One line per model: epochs, final and best validation loss (with its epoch), last training loss."""
+    """One line per model: epochs, final and best validation loss (with its epoch), last training loss,
+    and the speed it trained at (median seconds per epoch, GFLOP/s)."""
     lines = [f"{'model':<10} {'epochs':>6} {'final val':>10} {'best val':>9} {'@epoch':>6} {'final train':>11}"
-             f"  features"]
+             f" {'s/epoch':>8} {'GFLOP/s':>8}  features"]
     for name, h in histories.items():
         val = h["val_loss"]
         best = int(np.argmin(val)) if val else -1
@@ -425,5 +483,6 @@ def summarize_histories(histories):
         stopped = f"  (stopped: {h['stopped']})" if h.get("stopped") else ""
         lines.append(f"{name:<10} {len(val):>6} {val[-1] if val else float('nan'):>10.2f} "
                      f"{val[best] if val else float('nan'):>9.2f} {best + 1:>6} "
-                     f"{h['loss'][-1] if h['loss'] else float('nan'):>11.2f}  {kind}{stopped}")
+                     f"{h['loss'][-1] if h['loss'] else float('nan'):>11.2f} "
+                     f"{training_speed(h)[0]:>8.1f} {training_speed(h)[1]:>8.1f}  {kind}{stopped}")
     return "\n".join(lines)

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Optional
 
 # The environment every Python entry point runs in (the notebook, the tools, the tests): TensorFlow's log
-# level, and Keras' and matplotlib's state inside the project rather than in the home folder. They are
+# level, Keras' and matplotlib's state inside the project rather than in the home folder, and one thread
+# for OpenBLAS (the small matrix products of gru.py's loop run inside TensorFlow's own threads, and
+# OpenBLAS threads of their own made a training step of the final model 1.5x slower). They are
 # read as those libraries load, so they are set here, at this module's import, before anything imports
 # them; a value already set wins. (The Makefile sets them too, for the programs it starts, Jupyter's
 # among them, before any Python of ours runs.)
 PROJECT_DIR = Path(__file__).resolve().parent
 ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_HOME": str(PROJECT_DIR / ".keras"),
-               "MPLCONFIGDIR": str(PROJECT_DIR / ".mplconfig")}
+               "MPLCONFIGDIR": str(PROJECT_DIR / ".mplconfig"), "OPENBLAS_NUM_THREADS": "1"}
 for _name, _value in ENVIRONMENT.items():
     os.environ.setdefault(_name, _value)
 

@@ -12,7 +12,10 @@ The speed-up compares readings taken under the same conditions: each is made in 
 2017 reading and ours alternate (``--repeats`` pairs, first one then the other first), and each pair
 gives a ratio; the median ratio of each model counts. To split the speed-up, the same models are also
 timed on the 2017 data path with our CTC kernel (what the data path and batch size give alone) and on
-our data path with batches of 20 (what the notebook's larger batches give). Prints a table, then
+our data path with batches of 20 (what the notebook's larger batches give). The 2017 readings run the
+GRUs in Keras' own time loop (``VUI_GRU=keras``), ours in ``gru.py``'s compiled one. Each model's
+arithmetic per epoch (``train_utils.epoch_flops``) over its seconds gives the rate it trained at, read
+against the float32 peak TensorFlow's large matrix product reaches on the same CPU. Prints a table, then
 ``notebook_train_minutes=`` (20 epochs of models 0-4 and the final model, summed) and
 ``speedup_vs_2017=`` (the 2017 notebook's seconds per epoch over ours, each with its own data path,
 batch size and CTC kernel; mean over the legacy models of their median ratios).
@@ -137,19 +140,35 @@ def seconds_per_epoch(name, build, kwargs, epochs, generator=None, minibatch_siz
     return statistics.median(timed), history
 
 
-# how each training path is run: (generator class, clips per batch, CTC kernel)
+# how each training path is run: (generator class, clips per batch, CTC kernel, GRU time loop)
 PATHS = {
-    "ours": (None, NOTEBOOK_BATCH, "auto"),
-    "2017": (Generator2017, LEGACY_BATCH, "tensorflow"),
-    "2017 data": (Generator2017, LEGACY_BATCH, "auto"),  # the 2017 data path with our CTC kernel
-    "ours, 20": (None, LEGACY_BATCH, "auto"),
+    "ours": (None, NOTEBOOK_BATCH, "auto", "numba"),
+    "2017": (Generator2017, LEGACY_BATCH, "tensorflow", "keras"),
+    "2017 data": (Generator2017, LEGACY_BATCH, "auto", "keras"),  # the 2017 path with our CTC kernel
+    "ours, 20": (None, LEGACY_BATCH, "auto", "numba"),
 }
+
+
+def matmul_peak(size=4096, repeats=5):
+    """GFLOP/s of TensorFlow's float32 matrix product of two size x size matrices on this CPU: the
+    practical peak the models' arithmetic is read against."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size))
+    product = tf.function(lambda m: tf.matmul(m, m))
+    product(a).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        product(a).numpy()
+        best = min(best, time.perf_counter() - started)
+    return 2 * size ** 3 / best / 1e9
 
 
 def seconds_on_path(name, path, epochs):
     """Median seconds per epoch of model ``name`` trained on one of ``PATHS``, in this process."""
     _, build, kwargs = next(m for m in MODELS if m[0] == name)
-    generator, minibatch_size, kernel = PATHS[path]
+    generator, minibatch_size, kernel, _ = PATHS[path]
     return seconds_per_epoch(name, build, kwargs, epochs, generator=generator, minibatch_size=minibatch_size,
                              ctc_kernel=kernel)[0]
 
@@ -158,7 +177,8 @@ def fresh_reading(name, path, epochs):
     """``seconds_on_path`` in a new Python process: no reading inherits threads, memory or caches from
     the one before it."""
     command = [sys.executable, "-m", "bench.train_speed", "--reading", name, path, "--epochs", str(epochs)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=utils.PROJECT_DIR)
+    environment = dict(os.environ, VUI_GRU=PATHS[path][3])  # read by sample_models as it loads
+    done = subprocess.run(command, capture_output=True, text=True, cwd=utils.PROJECT_DIR, env=environment)
     lines = [line for line in done.stdout.splitlines() if line.startswith("READING ")]
     if done.returncode or not lines:
         sys.exit(f"reading {name} on the {path} path failed:\n{done.stderr[-2000:]}")
@@ -194,11 +214,15 @@ def main(argv=None):
         return
     # what the notebook does: every model in one process shares the feature cache
     chosen = [m for m in MODELS if m[0] in args.models]
-    rows = {}
+    rows, rates = {}, {}
     started = time.time()
+    peak = matmul_peak()
+    print(f"float32 peak (TensorFlow's 4096 x 4096 matrix product here): {peak:.0f} GFLOP/s", flush=True)
     for name, build, kwargs in chosen:
         rows[name], history = seconds_per_epoch(name, build, kwargs, args.epochs)
-        print(f"{name:<10} {rows[name]:7.1f} s/epoch  loss {history['loss'][-1]:8.2f}  "
+        rates[name] = history["epoch_flops"] / rows[name] / 1e9
+        print(f"{name:<10} {rows[name]:7.1f} s/epoch  {history['epoch_flops'] / 1e9:8.0f} GFLOP/epoch  "
+              f"{rates[name]:6.1f} GFLOP/s ({rates[name] / peak:6.1%} of peak)  loss {history['loss'][-1]:8.2f}  "
               f"val_loss {history['val_loss'][-1]:8.2f}", flush=True)
     pairs, legacy_data, same_batch = {}, {}, {}
     for name in (m[0] for m in chosen if m[0] in args.legacy_models):
@@ -215,13 +239,13 @@ def main(argv=None):
           f"of {LEGACY_BATCH}, TensorFlow's CTC kernel), then once each the 2017 data path with our CTC kernel "
           f"({train_utils.ctc_kernel()}) and our data path with batches of {LEGACY_BATCH}; speedup is the median "
           f"of the pairs' ratios")
-    print(f"{'model':<10} {'s/epoch':>8} {'again':>6} {'2017 path':>10} {'2017 data':>10} {'ours, 20':>9} "
-          f"{'speedup':>8} {'data only':>10}")
+    print(f"{'model':<10} {'s/epoch':>8} {'GFLOP/s':>8} {'of peak':>8} {'again':>6} {'2017 path':>10} "
+          f"{'2017 data':>10} {'ours, 20':>9} {'speedup':>8} {'data only':>10}")
     for name, seconds in rows.items():
         old, again, ours_20 = legacy.get(name, nan), paired.get(name, nan), same_batch.get(name, nan)
         old_data = legacy_data.get(name, nan)
-        print(f"{name:<10} {seconds:8.1f} {again:6.1f} {old:10.1f} {old_data:10.1f} {ours_20:9.1f} "
-              f"{ratio.get(name, nan):8.2f} {old_data / again:10.2f}")
+        print(f"{name:<10} {seconds:8.1f} {rates[name]:8.1f} {rates[name] / peak:8.1%} {again:6.1f} {old:10.1f} "
+              f"{old_data:10.1f} {ours_20:9.1f} {ratio.get(name, nan):8.2f} {old_data / again:10.2f}")
     summed = sum(rows[n] * NOTEBOOK_EPOCHS for n in SUMMED if n in rows)
     if legacy:
         ours_steps, old_steps = recurrent_steps(data_generator.AudioGenerator, NOTEBOOK_BATCH), \

@@ -66,6 +66,16 @@ def test_batches_hold_clips_of_similar_length(gen):
         assert np.ptp(durations[batch]) == pytest.approx(by_length[start + len(batch) - 1] - by_length[start])
 
 
+def test_batch_shapes_are_the_batches_an_epoch_serves(in_corpus):
+    g = AudioGenerator(minibatch_size=4)
+    g.load_train_data("train_corpus.json")
+    g.load_validation_data("valid_corpus.json")
+    for partition in ("train", "valid"):
+        shapes = g.batch_shapes(partition)  # read before the epoch draws its order
+        served = sorted((len(b), g.get_batch(partition, b)[0]["the_input"].shape[1]) for b in g.batch_order(partition))
+        assert sorted(shapes) == served
+
+
 def test_get_batch_shapes_and_labels(gen):
     batch = gen.batch_order("train")[0]
     inputs, outputs = gen.get_batch("train", batch)

@@ -283,3 +283,24 @@ def test_resume_only_on_the_same_model_features_and_data(tmp_path, capsys):
     assert train_utils._resume_point(*same, "train_corpus.json", 20, clips_per_epoch=500) is not None
     assert "trained with clips_per_epoch=None; its remaining epochs hear clips_per_epoch=500" in \
         capsys.readouterr().out  # another cap goes on, but says so
+
+
+def test_clip_flops_counts_each_layers_products():
+    import sample_models as sm
+
+    frames = 101
+    gru = sm.rnn_model(input_dim=7, units=5, activation="tanh")  # GRU 7 -> 5, Dense 5 -> 29
+    assert train_utils.clip_flops(gru, frames) == 2 * frames * (7 * 15 + 5 * 15 + 5 * 29)
+    conv = sm.cnn_rnn_model(input_dim=7, filters=4, kernel_size=3, conv_stride=2, conv_border_mode="valid",
+                            units=6)
+    out = sm.cnn_output_length(frames, 3, "valid", 2)  # 50 frames after the strided convolution
+    assert train_utils.clip_flops(conv, frames) == 2 * (out * 3 * 7 * 4 + out * (4 * 6 + 6 * 6) + out * 6 * 29)
+    both = sm.bidirectional_rnn_model(input_dim=7, units=5)  # two GRUs 7 -> 5, Dense 10 -> 29
+    assert train_utils.clip_flops(both, frames) == 2 * frames * (2 * (7 * 15 + 5 * 15) + 10 * 29)
+
+
+def test_training_speed_reads_the_history():
+    history = {"epoch_seconds": [9.0, 2.0, 4.0, 3.0], "epoch_flops": 6e9}
+    assert train_utils.training_speed(history) == (3.0, 2.0)  # the first epoch (tracing) left out
+    seconds, rate = train_utils.training_speed({"epoch_seconds": [5.0]})
+    assert seconds == 5.0 and rate != rate  # no count of the arithmetic: NaN
