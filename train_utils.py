@@ -481,8 +481,9 @@ def summarize_histories(histories):
         best = int(np.argmin(val)) if val else -1
         kind = Features.from_record(h.get("features")).label
         stopped = f"  (stopped: {h['stopped']})" if h.get("stopped") else ""
+        seconds, rate = training_speed(h)
         lines.append(f"{name:<10} {len(val):>6} {val[-1] if val else float('nan'):>10.2f} "
                      f"{val[best] if val else float('nan'):>9.2f} {best + 1:>6} "
                      f"{h['loss'][-1] if h['loss'] else float('nan'):>11.2f} "
-                     f"{training_speed(h)[0]:>8.1f} {training_speed(h)[1]:>8.1f}  {kind}{stopped}")
+                     f"{seconds:>8.1f} {rate:>8.1f}  {kind}{stopped}")
     return "\n".join(lines)
