@@ -36,7 +36,8 @@ def main(argv=None):
     parser.add_argument("--model", default="model_0", choices=[m[0] for m in MODELS], help="the notebook model to take apart")
     args = parser.parse_args(argv)
     _, build, kwargs = next(m for m in MODELS if m[0] == args.model)
-    gen = AudioGenerator(minibatch_size=NOTEBOOK_BATCH, spectrogram=kwargs.get("spectrogram", True))
+    batch = kwargs.get("minibatch_size", NOTEBOOK_BATCH)
+    gen = AudioGenerator(minibatch_size=batch, spectrogram=kwargs.get("spectrogram", True))
     gen.load_train_data("train_corpus.json")
     gen.prepare("train", progress=False)
     model = build()
@@ -65,7 +66,7 @@ def main(argv=None):
              "network forward and backward": seconds(network, batches),
              "train_on_batch (all)": seconds(lambda x, y: model.train_on_batch(x, y), batches)}
     total = parts["train_on_batch (all)"]
-    print(f"{args.model}: one epoch of {len(batches)} training batches of {NOTEBOOK_BATCH}")
+    print(f"{args.model}: one epoch of {len(batches)} training batches of {batch}")
     for name, value in parts.items():
         print(f"{name:<30} {value:6.2f} s  {value / total:5.2f} of train_on_batch")
 

@@ -28,7 +28,7 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
          "-p", "LM_TEXT", str(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"),
          "-p", "NEW_ENGINE_JSON", str(tiny_corpus / "valid_new_engine_corpus.json"),
          "-p", "REAL_WORDS_JSON", str(tiny_corpus / "real_words_corpus.json"),
-         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4"],
+         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4", "-p", "FINAL_BATCH_SIZE", "4"],
         capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
     notebook = json.loads(executed.read_text())

@@ -138,7 +138,7 @@ def test_starter_notebook_runs_model_0_and_stops_at_model_1(starter_copy, tiny_c
          "--kernel", "python3", "--cwd", str(starter_copy),
          "-p", "TRAIN_JSON", str(tiny_corpus / "train_corpus.json"),
          "-p", "VALID_JSON", str(tiny_corpus / "valid_corpus.json"), "-p", "RESULTS_DIR", str(results),
-         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4"],
+         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4", "-p", "FINAL_BATCH_SIZE", "4"],
         capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode != 0, done.stderr[-3000:]
     cells = [c for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code"]
