@@ -22,8 +22,10 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 all: report
 
-# Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded words
-SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data
+# Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
+# speech (a person's words; a person reading telephone prompts)
+SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
+                   asterisk-core-sounds-en asterisk-core-sounds-en-g722
 SYSTEM_PROGRAMS := flite text2wave espeak-ng
 
 env: $(VENV)/.installed
@@ -35,7 +37,8 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # the default corpus: LibriSpeech layout, wav beside flac, and the two JSON descriptions
-corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json
+corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json \
+        real_prompts_corpus.json
 LibriSpeech/.built: build_corpus.py $(VENV)/.installed
 	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
@@ -49,6 +52,8 @@ valid_new_engine_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-valid-new-engine $@
 real_words_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-words $@
+real_prompts_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/real-prompts $@
 # the final model's training set: synth-train, synth-train-more and synth-train-extra
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra $@
@@ -68,7 +73,7 @@ bench: corpus
 
 clean-corpus:
 	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json \
-	       valid_new_engine_corpus.json real_words_corpus.json
+	       valid_new_engine_corpus.json real_words_corpus.json real_prompts_corpus.json
 
 # the student edition: student/, this solution with the models to write left out (student_edition.py)
 .PHONY: student

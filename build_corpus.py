@@ -17,6 +17,10 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/synth-train-extra/...  more again, for the final model: other speakers, and the sentences that
                                the sets above reserved but never spoke (in rounds: a round's speakers
                                speak from what the rounds before left unheard)
+    OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
+    OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
+    OUT/real-prompts/...   a person reading the telephone prompts of Asterisk (Debian
+                           asterisk-core-sounds-en-g722), never trained on
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
@@ -43,6 +47,7 @@ rewritten when they change.
 import argparse
 import dataclasses
 import functools
+import gzip
 import hashlib
 import importlib.metadata
 import json
@@ -72,6 +77,7 @@ TRAIN_SET, VALID_SET, MORE_SET = "synth-train", "synth-valid", "synth-train-more
 EXTRA_SET = "synth-train-extra"
 NEW_ENGINE_SET = "synth-valid-new-engine"  # the validation sentences, spoken by an engine never trained on
 REAL_WORDS_SET = "real-words"  # real human speech: Debian ktuberling-data's spoken English words
+REAL_PROMPTS_SET = "real-prompts"  # real human speech: a person reading Asterisk's telephone prompts
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
@@ -80,6 +86,7 @@ VALID_FIRST_SPEAKER = 5000
 EXTRA_FIRST_SPEAKER = 6000
 NEW_ENGINE_FIRST_SPEAKER = 8000
 REAL_WORDS_SPEAKER = 9000
+REAL_PROMPTS_SPEAKER = 9100
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -115,6 +122,13 @@ JITTER = 0.03  # +- fraction of speaking rate and pitch varied per clip
 KTUBERLING_DIR = Path("/usr/share/ktuberling/sounds/en")
 KTUBERLING_WORDS = {"fallingstar": "falling star", "palmtree": "palm tree", "broccolli": "broccoli",
                     "sphynx": "sphinx", "moonwalker": "moon walker"}  # file names that are not the words
+# Real speech: the prompts of the Asterisk telephone exchange ("Please enter your password followed by
+# the pound key."), read by one person, Allison Smith, coded in G.722 (the 16 kHz telephone codec);
+# Debian packages asterisk-core-sounds-en-g722 (the audio) and asterisk-core-sounds-en (the texts)
+ASTERISK_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+ASTERISK_SKIPPED = ("letters/", "silence/")  # a letter's name is not its spelling; silence says nothing
+G722_BIT_RATE = 64000  # bit/s: Asterisk's .g722 files use the codec's highest rate
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
@@ -830,26 +844,66 @@ def real_word(path):
     return KTUBERLING_WORDS.get(stem, stem)
 
 
+def write_real_set(out, subset, speaker, clips):
+    """Write recordings of real speech into ``out``/``subset`` in LibriSpeech layout, one chapter of
+    speaker ``speaker``, each clip mono at SAMPLE_RATE as training reads it. ``clips``: (transcript in
+    upper case, a function returning the clip's samples). Clips already written are kept. Returns the count."""
+    chapter = speaker * 100 + 1
+    chapter_dir = out / subset / str(speaker) / str(chapter)
+    chapter_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, (transcript, samples) in enumerate(clips):
+        utt_id = f"{speaker}-{chapter}-{i:04d}"
+        target = chapter_dir / f"{utt_id}.flac"
+        if not target.exists():
+            write_flac_atomically(target, samples(), transcript)
+        lines.append(f"{utt_id} {transcript}\n")
+    write_text_atomically(chapter_dir / f"{speaker}-{chapter}.trans.txt", "".join(lines))
+    return len(lines)
+
+
 def copy_real_words(source, out):
-    """Copy ktuberling's recordings of a person saying English words into ``out``/REAL_WORDS_SET, in
-    LibriSpeech layout at SAMPLE_RATE (a real-speech check: never trained on). Returns the clip count, 0
-    when ``source`` does not exist."""
+    """Copy ktuberling's recordings of a person saying English words into ``out``/REAL_WORDS_SET (a
+    real-speech check: never trained on). Returns the clip count, 0 when ``source`` has none."""
     files = sorted(source.glob("*.ogg")) if source.is_dir() else []
     if not files:
         return 0
-    chapter = REAL_WORDS_SPEAKER * 100 + 1
-    chapter_dir = out / REAL_WORDS_SET / str(REAL_WORDS_SPEAKER) / str(chapter)
-    chapter_dir.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for i, path in enumerate(files):
-        utt_id = f"{REAL_WORDS_SPEAKER}-{chapter}-{i:04d}"
-        word = real_word(path).upper()
-        target = chapter_dir / f"{utt_id}.flac"
-        if not target.exists():
-            write_flac_atomically(target, load_audio(path), word)  # mono at SAMPLE_RATE, as training reads
-        lines.append(f"{utt_id} {word}\n")
-    write_text_atomically(chapter_dir / f"{REAL_WORDS_SPEAKER}-{chapter}.trans.txt", "".join(lines))
-    return len(files)
+    return write_real_set(out, REAL_WORDS_SET, REAL_WORDS_SPEAKER,
+                          [(real_word(path).upper(), functools.partial(load_audio, path)) for path in files])
+
+
+def asterisk_prompts(sound_dir, texts_file):
+    """[(sound file, transcript in upper case)] of the Asterisk prompts whose text says exactly what is
+    heard: ``texts_file`` (gzip) has a line "name: text" per prompt; prompts with digits or symbols in the
+    text, bracketed sounds, abbreviations or spelled letters are left out, as a sentence is for synthesis."""
+    prompts = []
+    with gzip.open(texts_file, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            name, colon, text = line.partition(":")
+            name, text = name.strip(), text.strip()
+            if not colon or name.startswith(";") or name.startswith(ASTERISK_SKIPPED) or not is_clean(text):
+                continue
+            path = sound_dir / f"{name}.g722"
+            if path.exists():
+                prompts.append((path, normalise_sentence(text).upper()))
+    return prompts
+
+
+def decode_g722(path):
+    """The samples of a raw G.722 file (64 kbit/s, 16 kHz) as float32 in [-1, 1)."""
+    import G722
+
+    pcm = G722.G722(SAMPLE_RATE, G722_BIT_RATE, use_numpy=False).decode(path.read_bytes())
+    return np.frombuffer(pcm.tobytes(), dtype=np.int16).astype(np.float32) / 32768
+
+
+def copy_real_prompts(sound_dir, texts_file, out):
+    """Decode Asterisk's prompts, read by a person, into ``out``/REAL_PROMPTS_SET (a real-speech check:
+    never trained on). Returns the clip count, 0 when the audio or the texts are not installed."""
+    if not (sound_dir.is_dir() and texts_file.exists()):
+        return 0
+    return write_real_set(out, REAL_PROMPTS_SET, REAL_PROMPTS_SPEAKER,
+                          [(text, functools.partial(decode_g722, path)) for path, text in asterisk_prompts(sound_dir, texts_file)])
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -876,6 +930,11 @@ def parse_args(argv):
     parser.add_argument("--real-words", default=str(KTUBERLING_DIR),
                         help=f"folder of ktuberling's spoken English words, copied into {REAL_WORDS_SET} "
                              "when it exists (Debian package ktuberling-data)")
+    parser.add_argument("--real-prompts", default=str(ASTERISK_DIR),
+                        help=f"folder of Asterisk's English prompts in G.722, decoded into {REAL_PROMPTS_SET} "
+                             "when it and their texts exist (Debian packages asterisk-core-sounds-en-g722 and "
+                             "asterisk-core-sounds-en)")
+    parser.add_argument("--prompt-texts", default=str(ASTERISK_TEXTS), help="the prompts' texts (gzip)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -964,9 +1023,13 @@ def main(argv=None):
     # the lm decoder's WER)
     write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences))
     real_words = copy_real_words(Path(args.real_words), out)
+    real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
     print(summary(clips, results, started))
     print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
           f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
+    print(f"{REAL_PROMPTS_SET}: {real_prompts} clips of real human speech" if real_prompts else
+          f"{REAL_PROMPTS_SET}: skipped, {args.real_prompts} or {args.prompt_texts} not found "
+          "(apt-get install asterisk-core-sounds-en-g722 asterisk-core-sounds-en)")
     return 0
 
 

@@ -1,6 +1,7 @@
 """build_corpus.py: sentence cleaning, planning, and a tiny end-to-end build (a few seconds of TTS)."""
 
 import dataclasses
+import gzip
 import re
 
 import numpy as np
@@ -313,10 +314,66 @@ def fake_ktuberling(folder):
     return folder
 
 
+def g722_tone(seconds=0.6, peak=0.5):
+    """A 440 Hz tone at 16 kHz (int16) and its G.722 coding at 64 kbit/s, as Asterisk's files hold it."""
+    import array
+
+    import G722
+
+    tone = (np.sin(2 * np.pi * 440 * np.arange(int(16000 * seconds)) / 16000) * peak * 32767).astype(np.int16)
+    return tone, G722.G722(16000, 64000, use_numpy=False).encode(array.array("h", tone.tobytes()))
+
+
+ASTERISK_TEXTS = """; Core Asterisk Sounds in English
+
+activated: Activated.
+beep: [this is a simple beep tone]
+digits/7: seven
+letters/a: A
+press-1: Press 1 now.
+not-installed: Goodbye.
+vm-goodbye: Goodbye, and thank you for calling!
+"""
+
+
+def fake_asterisk(folder):
+    """Asterisk's layout: .g722 prompts (in subfolders too) and the gzipped "name: text" list."""
+    _, coded = g722_tone()
+    for name in ("activated", "beep", "digits/7", "letters/a", "press-1", "vm-goodbye"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / f"{name}.g722").write_bytes(coded)
+    texts = folder / "core-sounds-en.txt.gz"
+    with gzip.open(texts, "wt", encoding="utf-8") as f:
+        f.write(ASTERISK_TEXTS)
+    return folder, texts
+
+
+def test_asterisk_prompts_keep_only_texts_that_say_what_is_heard(tmp_path):
+    folder, texts = fake_asterisk(tmp_path / "asterisk")
+    prompts = [(path.relative_to(folder).as_posix(), text) for path, text in bc.asterisk_prompts(folder, texts)]
+    # no bracketed sound, no spelled letter, no digit in the text, no prompt without its audio
+    assert prompts == [("activated.g722", "ACTIVATED"), ("digits/7.g722", "SEVEN"),
+                       ("vm-goodbye.g722", "GOODBYE AND THANK YOU FOR CALLING")]
+
+
+def test_decode_g722_gives_the_coded_samples_at_16_khz(tmp_path):
+    tone, coded = g722_tone()
+    path = tmp_path / "tone.g722"
+    path.write_bytes(coded)
+    decoded = bc.decode_g722(path)
+    assert decoded.dtype == np.float32 and len(decoded) == len(tone)  # 16 kHz in, 16 kHz out
+    delay = 22  # samples: the codec's filter bank
+    reference = tone[100 - delay:-delay] / 32768
+    assert np.corrcoef(decoded[100:], reference)[0, 1] > 0.999
+    assert abs(np.abs(decoded).max() - 0.5) < 0.05  # scaled to [-1, 1), not int16
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     base = tmp_path_factory.mktemp("corpus")
-    TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling"))])
+    prompts, texts = fake_asterisk(base / "asterisk")
+    TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
+                 "--real-prompts", str(prompts), "--prompt-texts", str(texts)])
     out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
@@ -330,12 +387,21 @@ def test_real_words_copied_with_their_words(tiny):
     assert (info.samplerate, info.channels) == (bc.SAMPLE_RATE, 1) and abs(info.duration - 1.0) < 0.01
 
 
+def test_real_prompts_decoded_with_their_texts(tiny):
+    chapter = tiny / bc.REAL_PROMPTS_SET / "9100" / "910001"
+    assert read_lines(chapter / "9100-910001.trans.txt") == [
+        "9100-910001-0000 ACTIVATED", "9100-910001-0001 SEVEN", "9100-910001-0002 GOODBYE AND THANK YOU FOR CALLING"]
+    audio, rate = sf.read(chapter / "9100-910001-0001.flac")
+    assert rate == bc.SAMPLE_RATE and audio.ndim == 1 and len(audio) == len(g722_tone()[0])
+    assert np.corrcoef(audio[100:], g722_tone()[0][78:-22])[0, 1] > 0.999
+
+
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "real-words", "synth-lm-text.txt", "synth-train", "synth-train-extra",
+        "SPEAKERS.TXT", "real-prompts", "real-words", "synth-lm-text.txt", "synth-train", "synth-train-extra",
         "synth-train-more", "synth-valid", "synth-valid-new-engine"]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac")
-                   if not p.is_relative_to(tiny / bc.REAL_WORDS_SET))
+                   if not p.is_relative_to(tiny / bc.REAL_WORDS_SET) and not p.is_relative_to(tiny / bc.REAL_PROMPTS_SET))
     assert flacs == [
         "synth-train-extra/6000/600001/6000-600001-0000.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
@@ -427,7 +493,7 @@ def test_held_out_gap_finds_each_clips_speaker(tiny):
     spec.loader.exec_module(gap)
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
     names = {int(r[0]): r[4].strip() for r in rows}
-    flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] != bc.REAL_WORDS_SET)  # no TTS speaker
+    flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET))  # no TTS speaker
     assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.VALID_SET,
                                             bc.NEW_ENGINE_SET}
     for flac in flacs:
