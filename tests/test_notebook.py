@@ -28,7 +28,7 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
          "-p", "LM_TEXT", str(tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"),
          "-p", "NEW_ENGINE_JSON", str(tiny_corpus / "valid_new_engine_corpus.json"),
          "-p", "REAL_WORDS_JSON", str(tiny_corpus / "real_words_corpus.json"),
-         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4", "-p", "FINAL_BATCH_SIZE", "4"],
+         "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4", "-p", "FINAL_BATCH_SIZE", "3"],
         capture_output=True, text=True, env=env, timeout=1800)
     assert done.returncode == 0, done.stderr[-4000:]
     notebook = json.loads(executed.read_text())
@@ -38,7 +38,8 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     assert not errors, errors
     text = "".join("".join(o.get("text", "")) for c in code_cells for o in c["outputs"])
     assert "Epoch 1/1" in text and "Predicted transcription" in text
-    assert "batches of 4" in text  # the BATCH_SIZE parameter reached train_model
+    # BATCH_SIZE reached models 0-6 and FINAL_BATCH_SIZE the final model, each and only there
+    assert text.count("batches of 4") == 7 and text.count("batches of 3") == 1
     # STEP 3's table: every model greedy, the final model with the language model too
     table = text[text.index("model      decoder"):].splitlines()
     rows = [line.split()[:2] for line in table[1:11] if line.startswith("model_")]
