@@ -1,5 +1,6 @@
 """Audio loading and features, on generated tones and on a real (TTS) clip of the tiny corpus."""
 import json
+import platform
 
 import numpy as np
 import pytest
@@ -98,3 +99,29 @@ def test_frame_count_matches_the_features_of_audio_that_long(samples):
     for kind in (utils.SPECTROGRAM, utils.MFCC):
         assert kind.frame_count(samples) == kind.of_audio(audio).shape[0]
         assert kind.of_audio(audio).shape[1] == kind.width
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_freed_memory_is_reused_without_page_faults():
+    """A block freed and allocated again (as every training step does with its tensors) comes back from
+    the process's heap: no page is faulted in again. Without ``keep_freed_memory`` glibc maps a block
+    this large afresh each time, and all 25,600 of its pages fault."""
+    import ctypes
+    import resource
+
+    assert utils.keep_freed_memory()  # as importing utils did
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes, libc.memset.argtypes = [ctypes.c_void_p], [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+    size = 100 * 2 ** 20  # bytes: above the largest threshold glibc would pick for itself (32 MB)
+
+    def allocate_write_free():
+        block = libc.malloc(size)
+        libc.memset(block, 1, size)  # plain malloc memory, so no huge pages: 4 KB pages, each faulted once
+        libc.free(block)
+
+    allocate_write_free()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    allocate_write_free()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert faults < 1000, f"{faults} page faults to allocate 100 MB again"
