@@ -25,8 +25,9 @@ for _name, _value in ENVIRONMENT.items():
 # training step allocates and frees the same few hundred megabytes of tensors every time, so the next
 # step faults them back in page by page: the final model's training took 170,000 page faults a second,
 # and a quarter of its CPU time went to the kernel. Raised thresholds keep freed memory in the process
-# for the next step (it stays at its peak size): a step of the final model then faulted 18,000 pages
-# instead of 67,000 and took 14% less time (EXPERIMENTS.md). Nothing a program computes changes.
+# for the next step (it stays at its peak size): the final model's training then spent a quarter less
+# time in the kernel; whether whole epochs gain is not yet shown (EXPERIMENTS.md). Nothing a program
+# computes changes.
 MALLOC_MMAP_THRESHOLD_BYTES = 1 << 30  # blocks above this still get a mapping of their own
 MALLOC_TRIM_THRESHOLD_BYTES = 1 << 30  # free memory at a heap's top kept up to this
 MALLOC_TOP_PAD_BYTES = 64 << 20  # a heap grows by at least this at a time
