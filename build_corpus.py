@@ -902,8 +902,8 @@ def copy_real_prompts(sound_dir, texts_file, out):
     never trained on). Returns the clip count, 0 when the audio or the texts are not installed."""
     if not (sound_dir.is_dir() and texts_file.exists()):
         return 0
-    return write_real_set(out, REAL_PROMPTS_SET, REAL_PROMPTS_SPEAKER,
-                          [(text, functools.partial(decode_g722, path)) for path, text in asterisk_prompts(sound_dir, texts_file)])
+    clips = [(text, functools.partial(decode_g722, path)) for path, text in asterisk_prompts(sound_dir, texts_file)]
+    return write_real_set(out, REAL_PROMPTS_SET, REAL_PROMPTS_SPEAKER, clips)
 
 
 # ---------------------------------------------------------------------------------------------- main

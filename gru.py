@@ -3,8 +3,9 @@
 A GRU layer's time loop, run by TensorFlow, pays a fixed cost for every operation at every time step
 (about a dozen operations forward, twice as many backward). For the small layers of this project that
 cost, not arithmetic, sets the speed: a training step of a 29-unit GRU over a batch of 32 clips of 330
-frames took 45-48 ms in Keras' loop, 24 ms with this one. Here the whole loop, forward and backward, is one compiled call each, so a step costs its
-arithmetic: one small matrix product with the recurrent kernel and the gates' element-wise work.
+frames took 45-48 ms in Keras' loop, 24 ms with this one. Here the whole loop, forward and backward, is
+one compiled call each, so a step costs its arithmetic: one small matrix product with the recurrent
+kernel and the gates' element-wise work.
 
 The input's product with the kernel does not depend on the state; the caller does it for the whole clip
 at once (one large matrix product) and passes it in as ``projected``. The gates follow Keras' GRU with
