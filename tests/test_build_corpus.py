@@ -15,10 +15,13 @@ import pytest
 from scipy import signal
 import soundfile as sf
 
+import amazon_queen as aq
 import build_corpus as bc
 from char_map import ALPHABET
 from utils import PARTIAL_TAG, partial_path
 
+REAL_SETS = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET, bc.REAL_DIALOGUE_TRAIN_SET,
+             bc.REAL_DIALOGUE_SET)  # recorded people, no TTS speaker
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
         "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1",
         "--new-engine-speakers", "1"]
@@ -554,12 +557,72 @@ def test_quietest_time_finds_the_pause_near_a_boundary():
     assert bc.quietest_time(audio, 3.0, 0.001) == 3.0  # no whole frame there
 
 
+# ------------------------------------------------------------------- real-dialogue (Flight of the Amazon Queen)
+
+def queen_clip(kind="dialogue", actor="Brad Lavelle", flags=(), text="Hello there."):
+    """An amazon_queen.Clip of ``kind``, ``actor``, ``flags`` and ``text``."""
+    return aq.Clip("05SSSSJ1", kind, "JOE", actor, "SEC1.DOG", text, text, flags)
+
+
+@pytest.mark.parametrize("clip, subset", [
+    (queen_clip(), bc.REAL_DIALOGUE_TRAIN_SET),
+    (queen_clip("cutaway", "Tom Hill"), bc.REAL_DIALOGUE_TRAIN_SET),
+    (queen_clip("joe_look", "Debbie Arnold/Regina Reagan", ("one_word",)), bc.REAL_DIALOGUE_TRAIN_SET),
+    (queen_clip(actor="Jessica Martin"), bc.REAL_DIALOGUE_SET),
+    (queen_clip(actor="Bill Hootkins"), bc.REAL_DIALOGUE_SET),
+    (queen_clip("cutaway", "Bill Hootkins"), None),  # held out: only dialogue-tree lines, in neither set else
+    (queen_clip("joe_look", "Jessica Martin"), None),
+    (queen_clip("sfx"), None), (queen_clip("other"), None),  # GM___011, a cut-scene line that kind leaves out
+    (queen_clip(actor="Tom Hill?"), None), (queen_clip(actor=""), None),  # actor not known for sure
+    (queen_clip(actor="Penelope Keith"), None), (queen_clip(actor="Tom Hill/Enn Reitel"), None),
+    (queen_clip(flags=("speaker_from_object_name",)), None), (queen_clip(flags=("speaker_unknown",)), None),
+    (queen_clip(actor="Jessica Martin", flags=("speaker_from_object_name",)), None),
+    (queen_clip(flags=("digits",)), None), (queen_clip(flags=("one_word", "caps_token")), None),
+    (queen_clip(flags=("bracketed_nonspeech",)), None), (queen_clip(flags=("symbols",)), None),
+    (queen_clip(flags=("ui_string",)), None), (queen_clip(flags=("duplicate_id",)), None),
+])
+def test_dialogue_set(clip, subset):
+    assert bc.dialogue_set(clip) == subset
+
+
+def test_no_held_out_actors_clip_reaches_the_training_set():
+    flag_sets = [()] + [(flag,) for flag in (*bc.DIALOGUE_LEFT_OUT_FLAGS, "one_word")]
+    clips = [queen_clip(kind, actor, flags) for kind in ("dialogue", "cutaway", "joe_look", "sfx", "other")
+             for actor in bc.DIALOGUE_HELD_OUT_ACTORS for flags in flag_sets]
+    assert {bc.dialogue_set(clip) for clip in clips} == {bc.REAL_DIALOGUE_SET, None}
+    assert not set(bc.DIALOGUE_HELD_OUT_ACTORS) & set(bc.DIALOGUE_TRAIN_ACTORS)
+    sets = bc.dialogue_sets(clips)
+    assert list(sets) == [bc.REAL_DIALOGUE_SET] and list(sets[bc.REAL_DIALOGUE_SET]) == sorted(
+        bc.DIALOGUE_HELD_OUT_ACTORS)
+
+
+def test_dialogue_sets_group_by_actor_in_name_order_with_normalised_texts():
+    clips = [queen_clip(actor="Tom Hill", text="\"Impalement\" incident?!"), queen_clip(text="Nice-office..."),
+             queen_clip(actor="Barry James", text="Ooh!"), queen_clip(text="?!"),  # no word: left out
+             queen_clip(actor="Jessica Martin", text="Don't 'go'.")]
+    assert {subset: {actor: [text for text, _ in lines] for actor, lines in actors.items()}
+            for subset, actors in bc.dialogue_sets(clips).items()} == {
+        bc.REAL_DIALOGUE_TRAIN_SET: {"Barry James": ["OOH"], "Brad Lavelle": ["NICE OFFICE"],
+                                     "Tom Hill": ["IMPALEMENT INCIDENT"]},
+        bc.REAL_DIALOGUE_SET: {"Jessica Martin": ["DON'T GO"]}}
+    assert list(bc.dialogue_sets(clips)[bc.REAL_DIALOGUE_TRAIN_SET]) == ["Barry James", "Brad Lavelle", "Tom Hill"]
+
+
+def test_read_dialogue_skips_a_missing_archive_and_stops_on_a_wrong_one(tmp_path):
+    assert bc.read_dialogue(tmp_path / "queen.1c") == {}
+    (tmp_path / "queen.1c").write_bytes(b"RIFF" + bytes(40))
+    with pytest.raises(SystemExit, match="queen.1c: not the compressed CD release: no QTBL header; .* "
+                                         "--real-dialogue none"):
+        bc.read_dialogue(tmp_path / "queen.1c")
+
+
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, fake_pypi):
+def tiny(tmp_path_factory, fake_pypi, fake_queen):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
     TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
-                 "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi)])
+                 "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
+                 "--real-dialogue", str(fake_queen)])
     out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
@@ -595,6 +658,23 @@ def test_real_sentences_one_speaker_per_person_with_spellable_texts(tiny):
     }
 
 
+def test_real_dialogue_one_speaker_per_actor_held_out_actors_apart(tiny):
+    # the fake archive's clips (tests/test_amazon_queen.py FAKE_CLIPS): Joe's are trained on but his repeated
+    # line id, menu string and cipher word; Anderson's too; the secretary's lines are held out; Frank's and
+    # Naomi's cut-scene lines (speakers from object names), the caption and the note are in neither set
+    assert transcripts(tiny / bc.REAL_DIALOGUE_TRAIN_SET) == {
+        "9300-930001-0000": "HELLO THERE", "9300-930001-0001": "NICE OFFICE", "9300-930001-0002": "YES",
+        "9300-930001-0003": "OH IT'S YOU AGAIN", "9300-930001-0004": "SAY DOC",
+        "9300-930001-0005": "I CAN'T DO THAT", "9300-930001-0006": "A LEFT HANDED CAN OPENER",
+        "9301-930101-0000": "YOU COULDN'T PILOT YOUR WAY OUT OF A PAPER BAG", "9301-930101-0001": "YOU AGAIN"}
+    assert transcripts(tiny / bc.REAL_DIALOGUE_SET) == {
+        "9400-940001-0000": "I'M THE SECRETARY DARLING", "9400-940001-0001": "NOW GO",
+        "9400-940001-0002": "BACK AGAIN"}
+    audio, rate = sf.read(tiny / bc.REAL_DIALOGUE_SET / "9400" / "940001" / "9400-940001-0001.flac")
+    assert rate == bc.SAMPLE_RATE and audio.ndim == 1 and abs(len(audio) - 16000) <= 2  # 1 s at 11,025 Hz
+    assert np.abs(audio).max() == pytest.approx(bc.DIALOGUE_PEAK, abs=1e-4)  # the 0.3 tone raised to the peak
+
+
 @pytest.mark.parametrize("utt_id, samples", [
     ("9200-920001-0001", 12800),  # a whole recording
     ("9201-920101-0000", 16000),  # 1 s at 8 kHz, stereo
@@ -612,9 +692,10 @@ def test_real_sentences_cut_by_their_times(tiny, utt_id, samples):
 
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "real-prompts", "real-sentences", "real-words", "synth-lm-text.txt", "synth-train",
-        "synth-train-extra", "synth-train-more", "synth-valid", "synth-valid-new-engine"]
-    real_sets = [tiny / name for name in (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET)]
+        "SPEAKERS.TXT", "real-dialogue", "real-dialogue-train", "real-prompts", "real-sentences", "real-words",
+        "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-more", "synth-valid",
+        "synth-valid-new-engine"]
+    real_sets = [tiny / name for name in REAL_SETS]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac")
                    if not any(p.is_relative_to(real_set) for real_set in real_sets))
     assert flacs == [
@@ -645,13 +726,13 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 7 + 7
+    assert len(rows) == 7 + 7 + 3
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M"}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
     assert table[6000][1] == bc.EXTRA_SET and table[8000][1] == bc.NEW_ENGINE_SET
     assert table[8000][3].startswith(bc.VOICES[bc.NEW_ENGINE][0].label + " formant=")
-    synthetic = {i: row for i, row in table.items() if row[1] != bc.REAL_SENTENCES_SET}
+    synthetic = {i: row for i, row in table.items() if row[1] not in REAL_SETS}
     assert all(minutes > 0 and re.match(r"[a-z-]+:\S+ formant=", name) for *_, minutes, name in synthetic.values())
     # the people of real-sentences: each with their sex, minutes and who they are
     people = {i: row for i, row in table.items() if row[1] == bc.REAL_SENTENCES_SET}
@@ -659,6 +740,14 @@ def test_speakers_txt(tiny):
     assert [people[i][0] for i in sorted(people)] == [sex for _, sex, _ in bc.REAL_SENTENCES_PEOPLE]
     assert people[9204][3].startswith("Diane") and people[9205][3].startswith("Sheila")
     assert people[9201][2] == pytest.approx(1 / 60, abs=0.005)  # the one 1 s card
+    # the voice actors of real-dialogue-train and real-dialogue: sex from the credits, minutes, who they play
+    assert [(i, *table[i][:3]) for i in (9300, 9301, 9400)] == [
+        (9300, "M", bc.REAL_DIALOGUE_TRAIN_SET, pytest.approx(7 / 60, abs=0.005)),  # 1 s clips, 2 decimals
+        (9301, "M", bc.REAL_DIALOGUE_TRAIN_SET, pytest.approx(2 / 60, abs=0.005)),
+        (9400, "F", bc.REAL_DIALOGUE_SET, pytest.approx(3 / 60, abs=0.005))]
+    assert table[9400][3] == ("Jessica Martin, the voice of Secretary in Flight of the Amazon Queen "
+                              "(Debian flight-of-the-amazon-queen)")
+    assert table[9301][3].startswith("Enn Reitel, the voice of Anderson in")
 
 
 def test_validation_text_held_out(tiny):
@@ -715,8 +804,7 @@ def test_held_out_gap_finds_each_clips_speaker(tiny):
     spec.loader.exec_module(gap)
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
     names = {int(r[0]): r[4].strip() for r in rows}
-    real_sets = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET)  # no TTS speaker
-    flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in real_sets)
+    flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in REAL_SETS)  # no TTS speaker
     assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.VALID_SET,
                                             bc.NEW_ENGINE_SET}
     for flac in flacs:
