@@ -26,8 +26,9 @@ for _name, _value in ENVIRONMENT.items():
 # step faults them back in page by page: the final model's training took 170,000 page faults a second,
 # and a quarter of its CPU time went to the kernel. Raised thresholds keep freed memory in the process
 # for the next step (it stays at its peak size): the final model's training then spent a quarter less
-# time in the kernel; whether whole epochs gain is not yet shown (EXPERIMENTS.md). Nothing a program
-# computes changes.
+# time in the kernel, though whole epochs did not measurably gain. tcmalloc, which the Makefile preloads
+# where it is installed (its RUN), leaves almost no faults and shortens epochs (EXPERIMENTS.md); this is
+# the fallback for Python started any other way. Nothing a program computes changes.
 MALLOC_MMAP_THRESHOLD_BYTES = 1 << 30  # blocks above this still get a mapping of their own
 MALLOC_TRIM_THRESHOLD_BYTES = 1 << 30  # free memory at a heap's top kept up to this
 MALLOC_TOP_PAD_BYTES = 64 << 20  # a heap grows by at least this at a time

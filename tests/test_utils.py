@@ -1,6 +1,9 @@
 """Audio loading and features, on generated tones and on a real (TTS) clip of the tiny corpus."""
+import glob
 import json
+import os
 import platform
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +128,12 @@ def test_freed_memory_is_reused_without_page_faults():
     allocate_write_free()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 1000, f"{faults} page faults to allocate 100 MB again"
+
+
+@pytest.mark.skipif("MAKELEVEL" not in os.environ, reason="checks the Makefile's RUN: only under `make test`")
+def test_make_runs_python_on_tcmalloc_where_installed():
+    """`make test` (and the notebook and benchmark targets) start Python with tcmalloc preloaded when
+    Debian's libtcmalloc-minimal4 is installed, and plainly when it is not."""
+    installed = glob.glob("/usr/lib/*/libtcmalloc_minimal.so.4")
+    mapped = "libtcmalloc_minimal" in Path("/proc/self/maps").read_text()
+    assert mapped == bool(installed), f"tcmalloc installed: {installed}; in this process: {mapped}"
