@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SEED   ?= 0
-# Python with tcmalloc (Debian libtcmalloc-minimal4) as its malloc, where it is installed: TensorFlow frees and
-# allocates the same tensors every training step, glibc's malloc hands their pages back to the kernel and each
-# step faults them in again; tcmalloc keeps them (the final model's epochs on synth-train 16% shorter, EXPERIMENTS.md). Looked
-# up as each command runs, since `make env` may install it during the same make; elsewhere Python runs as is.
+# Python with tcmalloc (Debian libtcmalloc-minimal4) as its malloc, where it is installed: TensorFlow frees
+# and allocates the same tensors every training step, glibc's malloc hands their pages back to the kernel and
+# each step faults them in again; tcmalloc keeps them (the final model's epochs on synth-train 16% shorter,
+# EXPERIMENTS.md). Looked up as each command runs, since `make env` may install it during the same make;
+# elsewhere Python runs as is.
 RUN    = LD_PRELOAD="$$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | head -n 1)$${LD_PRELOAD:+ $$LD_PRELOAD}" $(PY)
 
 # keep TensorFlow quiet and every tool's state inside the project, not in the home folder
