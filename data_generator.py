@@ -7,7 +7,6 @@ model trained in one notebook session reuses them), and groups clips of similar 
 little of each batch is padding. Every clip is visited once per epoch, the last short batch included,
 unless ``clips_per_epoch`` caps an epoch of a large training set (then each is visited in turn).
 """
-import hashlib
 import json
 import os
 import random
@@ -20,7 +19,7 @@ import utils
 from char_map import ALPHABET, text_to_int_sequence
 # drawn in plots.py; imported from here by the 2017 notebook's calls, so they stay importable here
 from plots import plot_mfcc_feature, plot_raw_audio, plot_spectrogram_feature  # noqa: F401
-from utils import AudioError, Features, atomic_write
+from utils import AudioError, Features, atomic_write, file_digest
 
 RNG_SEED = 123  # the order of batches and the clips used for normalisation are reproducible
 NORMALISE_EPSILON = 1e-14  # added to the standard deviation, so a constant feature divides safely
@@ -45,15 +44,6 @@ def normalisation_path(model_path):
     """Where a model's normalisation statistics are kept: results/model_end.h5 -> results/model_end.norm.npz."""
     model_path = Path(model_path)
     return model_path.with_name(model_path.stem + NORM_SUFFIX)
-
-
-def file_digest(path):
-    """SHA-256 of a file's bytes, in hex: which corpus description a model's statistics came from."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def featurize_file(path, features):

@@ -164,6 +164,15 @@ def partial_path(path):
     return path.with_name(path.name + PARTIAL_TAG + path.suffix)
 
 
+def file_digest(path):
+    """SHA-256 of a file's bytes, in hex (which corpus description a model's statistics came from; whether a
+    download is the pinned file)."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def atomic_write(path, write):
     """Call ``write(temp_path)``, then rename the temporary file over ``path``.
 
