@@ -73,9 +73,10 @@ real_dialogue_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-dialogue $@
 real_dialogue_train_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-dialogue-train $@
-# the final model's training set: synth-train, synth-train-more and synth-train-extra
+# the final model's training set: synth-train, synth-train-more, synth-train-extra and the game actors' lines
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
-	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra $@
+	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra \
+	    LibriSpeech/real-dialogue-train $@
 
 # run every cell headless (kernel python3), then export the report reviewers read
 notebook: corpus

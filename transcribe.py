@@ -524,10 +524,11 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
 
 def voice_table(table):
     """``score_voices``'s result as text: one row per set and system, WER, CER and exact share in %."""
-    lines = [f"{'set':<12} {'system':<16} {'WER %':>7} {'CER %':>7} {'exact %':>8} {'clips':>6}"]
+    width = max(12, *map(len, table))
+    lines = [f"{'set':<{width}} {'system':<16} {'WER %':>7} {'CER %':>7} {'exact %':>8} {'clips':>6}"]
     for name, systems in table.items():
         for system, s in systems.items():
-            lines.append(f"{name:<12} {system:<16} {100 * s['wer']:7.1f} {100 * s['cer']:7.1f} "
+            lines.append(f"{name:<{width}} {system:<16} {100 * s['wer']:7.1f} {100 * s['cer']:7.1f} "
                          f"{100 * s['exact']:8.1f} {s['clips']:6d}")
     return "\n".join(lines)
 

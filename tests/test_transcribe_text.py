@@ -145,6 +145,11 @@ def test_voice_table():
         "real words   pocketsphinx        20.0    10.0     75.0     72",
         "new engine   ours, lm             3.4     1.3     90.0    120",
     ]
+    # a set's name longer than the column widens it for every row
+    table["real sentences"] = {"ours, lm": dict(wer=1.0, cer=0.5, exact=0.0, clips=39)}
+    rows = transcribe.voice_table(table).splitlines()
+    assert rows[0].startswith("set            system") and rows[1].startswith("real words     ours, greedy")
+    assert rows[-1] == "real sentences ours, lm           100.0    50.0      0.0     39"
 
 
 # ------------------------------------------------------------------------------------------ decoders
