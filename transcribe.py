@@ -524,7 +524,7 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
 
 def voice_table(table):
     """``score_voices``'s result as text: one row per set and system, WER, CER and exact share in %."""
-    width = max(12, *map(len, table))
+    width = max([12, *map(len, table)])  # an empty table is just the header
     lines = [f"{'set':<{width}} {'system':<16} {'WER %':>7} {'CER %':>7} {'exact %':>8} {'clips':>6}"]
     for name, systems in table.items():
         for system, s in systems.items():
