@@ -329,8 +329,12 @@ def load_word_lm(lm_path=DEFAULT_LM):
         raise UsageError(f"{err}; or decode without it: --decoder beam") from err
 
 
-def make_decoder(name, lm_path=DEFAULT_LM):
-    """A function (probs, output_length) -> text for 'greedy', 'beam', 'lm' or 'lexicon'."""
+LM_DECODERS = ("lm", "lexicon")  # the decoders that read the word language model
+
+
+def make_decoder(name, lm_path=DEFAULT_LM, word_lm=None):
+    """A function (probs, output_length) -> text for 'greedy', 'beam', 'lm' or 'lexicon'. The last two
+    use ``word_lm`` when given (an LM already loaded), else load it from ``lm_path``."""
     import decoding
 
     if name == "greedy":
@@ -338,8 +342,15 @@ def make_decoder(name, lm_path=DEFAULT_LM):
         return lambda probs, output_length=None: " ".join(decoding.greedy_decode(probs, output_length).split())
     if name == "beam":
         return decoding.BeamDecoder()
-    word_lm = load_word_lm(lm_path)
+    word_lm = word_lm or load_word_lm(lm_path)
     return decoding.LexiconDecoder(word_lm) if name == "lexicon" else decoding.BeamDecoder(word_lm)
+
+
+def make_decoders(names, lm_path=DEFAULT_LM):
+    """{name: decoder} for several decoders, loading the word LM once for all that read it (3 s each
+    for the default LM)."""
+    word_lm = load_word_lm(lm_path) if set(names) & set(LM_DECODERS) else None
+    return {name: make_decoder(name, lm_path, word_lm) for name in names}
 
 
 # 'lm' rather than 'lexicon': on the training clips bench/tune_lm.py tunes on, it had the lower WER (12.5%
@@ -411,7 +422,7 @@ def decoded_clips(model, audio_gen, clips, decode):
 def score_corpus(model, audio_gen, desc_file, decoders=("greedy",), lm_path=DEFAULT_LM, name="the model"):
     """``evaluate_model`` with the model already loaded (``load_transcriber``): score several corpora with
     one load. ``name`` is how an error message calls the model."""
-    decode = {decoder: make_decoder(decoder, lm_path) for decoder in decoders}
+    decode = make_decoders(decoders, lm_path)
     scores = {"references": [], "paths": [], **{decoder: {"hypotheses": []} for decoder in decoders}}
     for path, text, transcripts in decoded_clips(model, audio_gen, read_corpus(desc_file), decode):
         scores["references"].append(text)
@@ -495,22 +506,27 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
                  baseline=True):
     """Score one loaded model (``load_transcriber``) on several sets of clips, and PocketSphinx beside it.
 
-    ``sets``: {set name: [(path, reference)]} (``read_corpus``). Returns {set name: {system: {"wer",
-    "cer", "exact", "clips"}}}, systems "ours, <decoder>" and "pocketsphinx" (when ``baseline``). A clip
-    our model cannot transcribe is reported on stderr and left out for every system.
+    ``sets``: {set name: [(path, reference)]} (``read_corpus``). ``baseline``: the names of the sets
+    PocketSphinx also transcribes (it takes 0.5-2 s a clip), or True for all of them, False for none.
+    Returns {set name: {system: {"wer", "cer", "exact", "clips"}}}, systems "ours, <decoder>" and
+    "pocketsphinx". A clip our model cannot transcribe is reported on stderr and left out for every system.
     """
-    decode = {decoder: make_decoder(decoder, lm_path) for decoder in decoders}
-    sphinx = pocketsphinx_transcriber() if baseline else None
+    unknown = set() if isinstance(baseline, bool) else set(baseline) - set(sets)
+    if unknown:
+        raise UsageError(f"PocketSphinx asked for sets that are not scored: {', '.join(sorted(unknown))}")
+    baseline_sets = set(sets) if baseline is True else set(baseline or ())
+    decode = make_decoders(decoders, lm_path)
+    sphinx = pocketsphinx_transcriber() if baseline_sets else None
     table = {}
     for name, clips in sets.items():
         references, hypotheses = [], {f"ours, {d}": [] for d in decoders}
-        if sphinx:
+        if name in baseline_sets:
             hypotheses[POCKETSPHINX] = []
         for path, text, transcripts in decoded_clips(model, audio_gen, clips, decode):
             references.append(text)
             for decoder in decoders:
                 hypotheses[f"ours, {decoder}"].append(transcripts[decoder])
-            if sphinx:
+            if name in baseline_sets:
                 hypotheses[POCKETSPHINX].append(sphinx(path))
         if not references:
             raise UsageError(f"set {name}: no clip could be transcribed")

@@ -387,6 +387,24 @@ def test_score_voices_scores_each_set_and_system_on_the_same_clips(trained, tiny
     assert float(rows[1].split()[4]) == pytest.approx(100 * table["validation"]["ours, greedy"]["cer"], abs=0.05)
 
 
+def test_score_voices_runs_pocketsphinx_on_the_sets_named_and_loads_the_lm_once(trained, tiny_corpus,
+                                                                                 monkeypatch):
+    model, audio_gen = transcribe.load_transcriber(trained, tiny_corpus / "train_corpus.json")
+    valid = transcribe.read_corpus(tiny_corpus / "valid_corpus.json")
+    lm_text = tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"
+    loads = []
+    load_word_lm = transcribe.load_word_lm
+    monkeypatch.setattr(transcribe, "load_word_lm", lambda path: loads.append(path) or load_word_lm(path))
+    sets = {"first": valid[:1], "second": valid[1:2]}
+    table = transcribe.score_voices(model, audio_gen, sets, ("greedy", "lm", "lexicon"), lm_text,
+                                    baseline=["second"])
+    assert loads == [lm_text]  # lm and lexicon share one LM
+    assert list(table["first"]) == ["ours, greedy", "ours, lm", "ours, lexicon"]
+    assert list(table["second"]) == ["ours, greedy", "ours, lm", "ours, lexicon", transcribe.POCKETSPHINX]
+    with pytest.raises(transcribe.UsageError, match="third"):
+        transcribe.score_voices(model, audio_gen, sets, ("greedy",), baseline=["third"])
+
+
 def test_the_clip_viewer_runs_the_one_inference_path_of_a_clip(trained, tiny_corpus, capsys):
     import decoding
 
