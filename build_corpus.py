@@ -7,6 +7,7 @@ archives, downloaded once into --downloads: --no-real-sentences builds without t
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
+                           [--real-drascula DRASCULA_DIR]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -28,6 +29,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/real-dialogue-train/...  professional voice actors speaking a game's script (Debian
                            flight-of-the-amazon-queen, read by amazon_queen.py), one speaker per actor
     OUT/real-dialogue/...  the same game's dialogue by two other actors, never trained on
+    OUT/real-drascula/...  another game's characters speaking its lines (Debian drascula, read by
+                           drascula.py), one speaker per character, never trained on
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters (a
                            real-sentences person's or voice actor's: who, and the recording's package)
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
@@ -82,6 +85,7 @@ from scipy import signal
 from tqdm import tqdm
 
 import amazon_queen
+import drascula
 from utils import atomic_write, file_digest, load_audio
 
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
@@ -94,6 +98,7 @@ REAL_PROMPTS_SET = "real-prompts"  # real human speech: a person reading Asteris
 REAL_SENTENCES_SET = "real-sentences"  # real human speech: several people reading or saying sentences
 REAL_DIALOGUE_TRAIN_SET = "real-dialogue-train"  # real human speech: a game's voice actors, to train on
 REAL_DIALOGUE_SET = "real-dialogue"  # real human speech: the same game's other voice actors, never trained on
+REAL_DRASCULA_SET = "real-drascula"  # real human speech: another game's voice actors, never trained on
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
@@ -106,6 +111,7 @@ REAL_PROMPTS_SPEAKER = 9100
 REAL_SENTENCES_FIRST_SPEAKER = 9200  # one id per person, in REAL_SENTENCES_PEOPLE's order
 REAL_DIALOGUE_TRAIN_FIRST_SPEAKER = 9300  # one id per voice actor (label), in name order
 REAL_DIALOGUE_FIRST_SPEAKER = 9400
+REAL_DRASCULA_FIRST_SPEAKER = 9500  # one id per character, in drascula.CHARACTERS' order
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -922,7 +928,8 @@ def speakers_text(speakers, minutes, args):
         "; formant = formant shift ratio, f0 = new median pitch, range = pitch range factor,",
         "; rate = length scale (above 1 is slower); each clip also varies rate and f0 by "
         f"+-{JITTER:.0%}.",
-        f"; Speakers of {REAL_SENTENCES_SET}, {REAL_DIALOGUE_TRAIN_SET} and {REAL_DIALOGUE_SET} are recorded "
+        f"; Speakers of {REAL_SENTENCES_SET}, {REAL_DIALOGUE_TRAIN_SET}, {REAL_DIALOGUE_SET} and {REAL_DRASCULA_SET} "
+        "are recorded "
         "people: NAME says who, and where the recording is from.",
         ";ID  |SEX| SUBSET                |MINUTES| NAME",
     ]
@@ -1271,6 +1278,46 @@ def copy_real_dialogue(path, sets, out):
     return written
 
 
+def drascula_lines(clips):
+    """{character: [(transcript in upper case, Clip)]} of Drascula's ``clips`` (drascula.Clip) whose subtitle is
+    spoken as written (no digits or symbols) and has a word; characters and their clips in the order given."""
+    lines = {}
+    for clip in clips:
+        transcript = normalise_sentence(clip.text).upper()
+        if transcript and _ALLOWED_RE.match(clip.text):
+            lines.setdefault(clip.character, []).append((transcript, clip))
+    return lines
+
+
+def drascula_samples(path):
+    """The samples of one of Drascula's speech files, float32 at SAMPLE_RATE, scaled to a peak of DIALOGUE_PEAK."""
+    audio = soxr.resample(drascula.clip_samples(path), drascula.SAMPLE_RATE_HZ, SAMPLE_RATE).astype(np.float32)
+    peak = np.abs(audio).max()
+    return audio / peak * DIALOGUE_PEAK if peak > 0 else audio
+
+
+def copy_real_drascula(folder, out):
+    """Decode the English speech of Drascula in ``folder`` into ``out``/REAL_DRASCULA_SET (never trained on), one
+    speaker per character from REAL_DRASCULA_FIRST_SPEAKER. Returns {RealSpeaker: (clips, minutes of speech)},
+    {} when ``folder`` does not exist; SystemExit naming the file and the fix when it is not the game."""
+    if not Path(folder).is_dir():
+        return {}
+    try:
+        lines = drascula_lines(drascula.read_clips(folder))
+    except drascula.DataError as err:
+        raise SystemExit(f"build_corpus: {err} (or build without {REAL_DRASCULA_SET}: --real-drascula none)") from err
+    written = {}
+    for speaker_id, (character, sex) in enumerate(drascula.CHARACTERS.values(), REAL_DRASCULA_FIRST_SPEAKER):
+        if character not in lines:
+            continue
+        count = write_real_set(out, REAL_DRASCULA_SET, speaker_id, [
+            (transcript, functools.partial(drascula_samples, clip.path)) for transcript, clip in lines[character]])
+        speaker = RealSpeaker(speaker_id, sex, REAL_DRASCULA_SET,
+                              f"{character} in Drascula: The Vampire Strikes Back (Debian {drascula.PACKAGE})")
+        written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_DRASCULA_SET, speaker_id))
+    return written
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -1309,6 +1356,9 @@ def parse_args(argv):
                         help=f"Flight of the Amazon Queen's queen.1c, whose voice actors' clips are decoded into "
                              f"{REAL_DIALOGUE_TRAIN_SET} and {REAL_DIALOGUE_SET} when it exists (Debian package "
                              f"{amazon_queen.PACKAGE})")
+    parser.add_argument("--real-drascula", default=str(drascula.DEFAULT_DIR),
+                        help=f"the folder of Drascula's English speech and {drascula.DATA_FILE}, decoded into "
+                             f"{REAL_DRASCULA_SET} when it exists (Debian package {drascula.PACKAGE})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -1404,10 +1454,11 @@ def main(argv=None):
     real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
     real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
     real_actors = copy_real_dialogue(Path(args.real_dialogue), dialogue, out)
-    minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real_people.items())
-    minutes.update((actor.id, actor_minutes) for actor, (_, actor_minutes) in real_actors.items())
-    write_text_atomically(out / SPEAKERS_NAME,
-                          speakers_text(speakers + list(real_people) + list(real_actors), minutes, args))
+    real_characters = copy_real_drascula(Path(args.real_drascula), out)
+    for real in (real_people, real_actors, real_characters):
+        minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real.items())
+    write_text_atomically(out / SPEAKERS_NAME, speakers_text(
+        speakers + list(real_people) + list(real_actors) + list(real_characters), minutes, args))
     print(summary(clips, results, started))
     print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
           f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
@@ -1425,6 +1476,12 @@ def main(argv=None):
         subset_minutes = sum(actor_minutes for _, actor_minutes in written)
         print(f"{subset}: {sum(count for count, _ in written)} clips of real human speech, {subset_minutes:.1f} min "
               f"({subset_minutes / 60:.2f} h), {len(written)} voice actors")
+    if real_characters:
+        counts, character_minutes = zip(*real_characters.values())
+        print(f"{REAL_DRASCULA_SET}: {sum(counts)} clips of real human speech, {sum(character_minutes):.1f} min, "
+              f"{len(real_characters)} characters")
+    else:
+        print(f"{REAL_DRASCULA_SET}: skipped, {args.real_drascula} not found (apt-get install {drascula.PACKAGE})")
     return 0
 
 

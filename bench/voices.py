@@ -2,7 +2,7 @@
 
 Run from the project root after `make corpus`:  python -m bench.voices [--model M] [--limit N] [--sets SET ...]
 
-Six sets, none of them trained on:
+Seven sets, none of them trained on:
     validation     valid_corpus.json: piper's voice (the training sets' main engine), unseen speakers
     new engine     valid_new_engine_corpus.json: the same sentences in festival's voices, an engine no
                    training clip was spoken by
@@ -14,6 +14,8 @@ Six sets, none of them trained on:
                    the clips PocketSphinx's own test recordings)
     real dialogue  real_dialogue_corpus.json: two voice actors speaking a game's script (Debian
                    flight-of-the-amazon-queen; the other actors' lines are real-dialogue-train)
+    real drascula  real_drascula_corpus.json: another game's ten characters speaking its lines (Debian
+                   drascula), no line of which is trained on
 For each set and system: WER, CER, and the share of clips transcribed exactly (the word accuracy of the
 one-word real clips). Systems: our model decoded greedily, with the word LM (``lm``) and held to the LM's
 words (``lexicon``), and PocketSphinx 5 with its own US English models. A benchmark, not a test: it
@@ -27,7 +29,8 @@ import transcribe
 
 SETS = {"validation": "valid_corpus.json", "new engine": "valid_new_engine_corpus.json",
         "real words": "real_words_corpus.json", "real prompts": "real_prompts_corpus.json",
-        "real sentences": "real_sentences_corpus.json", "real dialogue": "real_dialogue_corpus.json"}
+        "real sentences": "real_sentences_corpus.json", "real dialogue": "real_dialogue_corpus.json",
+        "real drascula": "real_drascula_corpus.json"}
 DECODERS = ("greedy", "lm", "lexicon")
 
 

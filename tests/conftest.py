@@ -157,3 +157,45 @@ def write_fake_queen(path, resources, version=b"CEM10", compression=1):
 def fake_queen(tmp_path_factory):
     """The path of a tiny fake queen.1c (fake_queen_resources)."""
     return write_fake_queen(tmp_path_factory.mktemp("queen") / "queen.1c", fake_queen_resources())
+
+
+def drascula_table(languages):
+    """One text table of drascula.dat: ``languages`` lists of lines, English first, all of one length."""
+    table = struct.pack(">H", len(languages[0]))
+    for lines in languages:
+        records = b""
+        for line in lines:
+            text = line.encode("latin-1") + b"\0"
+            text += bytes(-len(text) % 4)  # NUL padded to whole words
+            records += struct.pack(">I", 4 + len(text)) + text
+        table += struct.pack(">H", 2 + len(records)) + records + bytes(2)
+    return table
+
+
+# (file, English subtitle table of its character, line): what the fake Drascula folder speaks
+DRASCULA_LINES = {"": ["", "THAT'S THE SECOND BIGGEST DOOR", "NOT REALLY...", "IT'S 1993"],
+                  "D": ["", "HEY IGOR, HOW IS EVERYTHING GOING?"], "BJ": ["", "", "ARE YOU ALL RIGHT?"]}
+DRASCULA_SPEECH = ("1.ALS", "2.ALS", "3.ALS", "D1.ALS", "BJ1.ALS", "BJ2.ALS", "9.ALS", "AN7_3.ALG")
+
+
+def write_fake_drascula(folder):
+    """A tiny fake of Debian's Drascula folder: drascula.dat (other data, then two languages of text tables:
+    the characters' lines of DRASCULA_LINES, empty ones, and five tables of menus) and the speech files of
+    DRASCULA_SPEECH, each a 0.6 s 300 Hz tone of unsigned 8-bit samples at 11,025 Hz. Returns the folder."""
+    import drascula
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = [DRASCULA_LINES.get(prefix, [""]) for prefix in drascula.CHARACTERS] + [["MENU"]] * 5
+    text = struct.pack(">H", 2) + b"".join(
+        drascula_table([lines, [line.lower() for line in lines]]) for lines in tables)
+    (folder / "drascula.dat").write_bytes(b"DRASCULA" + bytes(range(7)) * 9 + text)
+    tone = np.sin(2 * np.pi * 300 * np.arange(6615) / 11025) * 0.3
+    for name in DRASCULA_SPEECH:
+        (folder / name).write_bytes(np.round(128 + 127 * tone).astype(np.uint8).tobytes())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fake_drascula(tmp_path_factory):
+    """The folder of a tiny fake Drascula (write_fake_drascula)."""
+    return write_fake_drascula(tmp_path_factory.mktemp("drascula") / "en")

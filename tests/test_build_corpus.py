@@ -21,7 +21,7 @@ from char_map import ALPHABET
 from utils import PARTIAL_TAG, partial_path
 
 REAL_SETS = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET, bc.REAL_DIALOGUE_TRAIN_SET,
-             bc.REAL_DIALOGUE_SET)  # recorded people, no TTS speaker
+             bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET)  # recorded people, no TTS speaker
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
         "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1",
         "--new-engine-speakers", "1"]
@@ -617,12 +617,12 @@ def test_read_dialogue_skips_a_missing_archive_and_stops_on_a_wrong_one(tmp_path
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, fake_pypi, fake_queen):
+def tiny(tmp_path_factory, fake_pypi, fake_queen, fake_drascula):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
     TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
-                 "--real-dialogue", str(fake_queen)])
+                 "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula)])
     out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
@@ -675,6 +675,25 @@ def test_real_dialogue_one_speaker_per_actor_held_out_actors_apart(tiny):
     assert np.abs(audio).max() == pytest.approx(bc.DIALOGUE_PEAK, abs=1e-4)  # the 0.3 tone raised to the peak
 
 
+def test_real_drascula_one_speaker_per_character_with_spellable_lines(tiny):
+    # conftest.py's DRASCULA_LINES: John Hacker's line with digits is left out; each character keeps its id
+    assert transcripts(tiny / bc.REAL_DRASCULA_SET) == {
+        "9500-950001-0000": "THAT'S THE SECOND BIGGEST DOOR", "9500-950001-0001": "NOT REALLY",
+        "9501-950101-0000": "HEY IGOR HOW IS EVERYTHING GOING", "9503-950301-0000": "ARE YOU ALL RIGHT"}
+    audio, rate = sf.read(tiny / bc.REAL_DRASCULA_SET / "9503" / "950301" / "9503-950301-0000.flac")
+    assert rate == bc.SAMPLE_RATE and audio.ndim == 1 and abs(len(audio) - 9600) <= 2  # 0.6 s at 11,025 Hz
+    assert np.abs(audio).max() == pytest.approx(bc.DIALOGUE_PEAK, abs=1e-4)
+    speakers = (tiny / bc.SPEAKERS_NAME).read_text()
+    assert "9503 | F | real-drascula" in speakers and "B.J. in Drascula" in speakers
+
+
+def test_a_broken_drascula_stops_the_build_naming_the_way_out(tmp_path):
+    assert bc.copy_real_drascula(tmp_path / "missing", tmp_path) == {}
+    (tmp_path / "en").mkdir()
+    with pytest.raises(SystemExit, match="drascula.dat: not found; .*--real-drascula none"):
+        bc.copy_real_drascula(tmp_path / "en", tmp_path)
+
+
 @pytest.mark.parametrize("utt_id, samples", [
     ("9200-920001-0001", 12800),  # a whole recording
     ("9201-920101-0000", 16000),  # 1 s at 8 kHz, stereo
@@ -692,7 +711,8 @@ def test_real_sentences_cut_by_their_times(tiny, utt_id, samples):
 
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "real-dialogue", "real-dialogue-train", "real-prompts", "real-sentences", "real-words",
+        "SPEAKERS.TXT", "real-dialogue", "real-dialogue-train", "real-drascula", "real-prompts", "real-sentences",
+        "real-words",
         "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-more", "synth-valid",
         "synth-valid-new-engine"]
     real_sets = [tiny / name for name in REAL_SETS]
@@ -726,7 +746,7 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 7 + 7 + 3
+    assert len(rows) == 7 + 7 + 3 + 3  # synthetic, real-sentences, the two games
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M"}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
@@ -748,6 +768,10 @@ def test_speakers_txt(tiny):
     assert table[9400][3] == ("Jessica Martin, the voice of Secretary in Flight of the Amazon Queen "
                               "(Debian flight-of-the-amazon-queen)")
     assert table[9301][3].startswith("Enn Reitel, the voice of Anderson in")
+    assert [(i, *table[i][:3]) for i in (9500, 9501, 9503)] == [  # Drascula's characters: 0.6 s a clip
+        (9500, "M", bc.REAL_DRASCULA_SET, pytest.approx(1.2 / 60, abs=0.005)),
+        (9501, "M", bc.REAL_DRASCULA_SET, pytest.approx(0.6 / 60, abs=0.005)),
+        (9503, "F", bc.REAL_DRASCULA_SET, pytest.approx(0.6 / 60, abs=0.005))]
 
 
 def test_validation_text_held_out(tiny):
