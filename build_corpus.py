@@ -231,7 +231,7 @@ DIALOGUE_LEFT_OUT_FLAGS = frozenset({
     amazon_queen.FROM_OBJECT, amazon_queen.UNKNOWN_SPEAKER,  # the speaker may be someone else
     amazon_queen.CAPS_TOKEN, amazon_queen.BRACKETED, amazon_queen.DIGITS, amazon_queen.UI_STRING,
     amazon_queen.SYMBOLS, amazon_queen.DUPLICATE_ID})  # the words may be others
-DIALOGUE_PEAK = 0.5  # peak level of a clip: the game's are mixed at many levels
+DIALOGUE_PEAK = 0.5  # peak level of a game's clip: the games mix their lines at many levels
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
@@ -1245,7 +1245,12 @@ def read_dialogue(path):
 def dialogue_samples(archive, name):
     """The samples of clip ``name`` of ``archive`` (an amazon_queen.Archive), float32 at SAMPLE_RATE, scaled to
     a peak of DIALOGUE_PEAK."""
-    audio, rate = amazon_queen.decode(amazon_queen.clip_audio(archive, name))
+    return at_dialogue_peak(*amazon_queen.decode(amazon_queen.clip_audio(archive, name)))
+
+
+def at_dialogue_peak(audio, rate):
+    """A game's clip (samples at ``rate``) as float32 at SAMPLE_RATE, scaled to a peak of DIALOGUE_PEAK: the
+    games mix their lines at many levels."""
     audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
     peak = np.abs(audio).max()
     return audio / peak * DIALOGUE_PEAK if peak > 0 else audio
@@ -1291,9 +1296,7 @@ def drascula_lines(clips):
 
 def drascula_samples(path):
     """The samples of one of Drascula's speech files, float32 at SAMPLE_RATE, scaled to a peak of DIALOGUE_PEAK."""
-    audio = soxr.resample(drascula.clip_samples(path), drascula.SAMPLE_RATE_HZ, SAMPLE_RATE).astype(np.float32)
-    peak = np.abs(audio).max()
-    return audio / peak * DIALOGUE_PEAK if peak > 0 else audio
+    return at_dialogue_peak(drascula.clip_samples(path), drascula.SAMPLE_RATE_HZ)
 
 
 def copy_real_drascula(folder, out):
