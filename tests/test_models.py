@@ -111,3 +111,58 @@ def test_projected_gru_is_a_gru(backwards, units, graph):
     last.build(x.shape)
     last.set_weights(plain.get_weights())
     np.testing.assert_allclose(last(x).numpy(), results[0][0][:, -1], rtol=1e-4, atol=1e-5)
+
+
+def gru_outputs_and_gradients(layer, x, weights):
+    """A GRU layer's outputs and the gradients of a weighted sum of them, with ``weights`` set."""
+    import tensorflow as tf
+
+    layer.build(x.shape)
+    layer.set_weights(weights)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        total = tf.reduce_sum(y * tf.range(1.0, y.shape[-1] + 1.0))
+    return [t.numpy() for t in (y, *tape.gradient(total, [x, *layer.trainable_weights]))]
+
+
+@pytest.mark.parametrize("inputs, units, in_bfloat16", [(256, 128, True), (64, 64, False)])
+def test_large_input_products_run_in_bfloat16_and_match_float32(monkeypatch, inputs, units, in_bfloat16):
+    # the final model's layer (256 x 384 weights) within bfloat16's rounding of a GRU in float32; a
+    # small layer (64 x 192) exactly as in float32
+    import keras
+    import tensorflow as tf
+
+    import gru
+
+    keras.utils.set_random_seed(5)
+    x = tf.constant(np.random.default_rng(5).normal(size=(2, 9, inputs)).astype("float32"))
+    plain = keras.layers.GRU(units, return_sequences=True)
+    plain.build(x.shape)
+    weights = plain.get_weights()
+    want = gru_outputs_and_gradients(plain, x, weights)
+    monkeypatch.setattr(gru, "BFLOAT16", True)
+    got = gru_outputs_and_gradients(sm.ProjectedGRU(units, return_sequences=True), x, weights)
+    differences = [np.abs(g - w).max() / np.abs(w).max() for g, w in zip(got, want)]
+    if in_bfloat16:
+        assert 1e-5 < differences[0] < 2e-2  # rounded: the product ran in bfloat16, and only rounded
+        assert max(differences) < 3e-2
+    else:
+        assert max(differences) < 1e-5
+
+
+def test_bfloat16_follows_the_cpu_unless_told(tmp_path, monkeypatch):
+    import gru
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 avx512_vnni\n")
+    assert gru.cpu_has_bfloat16(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512bw\n")
+    assert not gru.cpu_has_bfloat16(cpuinfo)
+    assert not gru.cpu_has_bfloat16(tmp_path / "missing")
+    monkeypatch.setattr(gru, "cpu_has_bfloat16", lambda: True)
+    assert gru.bfloat16_setting("auto") and gru.bfloat16_setting("1") and not gru.bfloat16_setting("0")
+    monkeypatch.setattr(gru, "cpu_has_bfloat16", lambda: False)
+    assert not gru.bfloat16_setting("auto")
+    with pytest.raises(ValueError, match="VUI_BF16='yes'"):
+        gru.bfloat16_setting("yes")
