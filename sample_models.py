@@ -76,9 +76,9 @@ class ProjectedGRU(layers.GRU):
     of a 29-unit GRU over 32 clips of 330 frames took 24 ms against 48 for Keras' loop, of the final
     model 150 ms against 190 for a TensorFlow scan of the recurrent product alone. With a GPU, with
     masks or dropout inside the GRU, or with ``VUI_GRU=keras`` in the environment, the layer runs as
-    ``keras.layers.GRU`` (cuDNN where it applies). On a CPU that multiplies bfloat16 natively, the input
-    products of large layers (the final model's) run in bfloat16 (``gru.input_product``; ``VUI_BF16=0``
-    keeps float32).
+    ``keras.layers.GRU`` (cuDNN where it applies). On a CPU that multiplies bfloat16 natively, training
+    runs the input products of large layers (the final model's) in bfloat16 (``gru.input_product``;
+    ``VUI_BF16=0`` keeps float32).
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -88,7 +88,7 @@ class ProjectedGRU(layers.GRU):
                 or not (cell.reset_after and cell.use_bias) or tf.config.list_logical_devices("GPU")):
             return super().inner_loop(sequences, initial_state, mask, training)
         state = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
-        projected = gru.input_product(sequences, cell.kernel) + cell.bias[0]  # (batch, frames, 3 * units)
+        projected = gru.input_product(sequences, cell.kernel, training) + cell.bias[0]  # (batch, frames, 3 * units)
         if self.go_backwards:
             projected = ops.flip(projected, axis=1)
         outputs = gru.gru_sequence(projected, cell.recurrent_kernel, cell.bias[1], state)

@@ -149,6 +149,10 @@ def test_large_input_products_run_in_bfloat16_and_match_float32(monkeypatch, inp
         assert max(differences) < 3e-2
     else:
         assert max(differences) < 1e-5
+    layer = sm.ProjectedGRU(units, return_sequences=True)  # inference: float32 whatever the layer's size
+    layer.build(x.shape)
+    layer.set_weights(weights)
+    np.testing.assert_allclose(layer(x, training=False).numpy(), plain(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_bfloat16_follows_the_cpu_unless_told(tmp_path, monkeypatch):
