@@ -58,14 +58,10 @@ class Clip:
 
 def _table(data, offset, languages):
     """(English lines, offset after the table) of the text table at ``offset``; DataError where the sizes
-    do not add up."""
-    if offset + 2 > len(data):
-        raise DataError("text table past the end")
+    do not add up, struct.error where it runs past the data's end."""
     (count,), offset = U16.unpack_from(data, offset), offset + 2
     english = None
     for _ in range(languages):
-        if offset + 2 > len(data):
-            raise DataError("text table past the end")
         end = offset + U16.unpack_from(data, offset)[0]
         offset, lines = offset + 2, []
         for _ in range(count):

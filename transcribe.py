@@ -342,7 +342,7 @@ def make_decoder(name, lm_path=DEFAULT_LM, word_lm=None):
         return lambda probs, output_length=None: " ".join(decoding.greedy_decode(probs, output_length).split())
     if name == "beam":
         return decoding.BeamDecoder()
-    word_lm = word_lm or load_word_lm(lm_path)
+    word_lm = load_word_lm(lm_path) if word_lm is None else word_lm
     return decoding.LexiconDecoder(word_lm) if name == "lexicon" else decoding.BeamDecoder(word_lm)
 
 
@@ -511,10 +511,10 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
     Returns {set name: {system: {"wer", "cer", "exact", "clips"}}}, systems "ours, <decoder>" and
     "pocketsphinx". A clip our model cannot transcribe is reported on stderr and left out for every system.
     """
-    unknown = set() if isinstance(baseline, bool) else set(baseline) - set(sets)
-    if unknown:
-        raise UsageError(f"PocketSphinx asked for sets that are not scored: {', '.join(sorted(unknown))}")
     baseline_sets = set(sets) if baseline is True else set(baseline or ())
+    if baseline_sets - set(sets):
+        raise UsageError("PocketSphinx asked for sets that are not scored: "
+                         f"{', '.join(sorted(baseline_sets - set(sets)))}")
     decode = make_decoders(decoders, lm_path)
     sphinx = pocketsphinx_transcriber() if baseline_sets else None
     table = {}
