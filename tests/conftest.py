@@ -36,7 +36,8 @@ def tiny_corpus(tmp_path_factory):
          "--more-utts", "2", "--extra-speakers", "1", "--extra-utts", "2", "--seed", "3",
          "--real-prompts", str(base / "no-prompts"),  # 416 real clips would only slow the tests
          "--no-real-sentences",  # its archives come from the network, which tests never use
-         "--real-dialogue", str(base / "no-dialogue")], cwd=base)  # thousands of real clips, as prompts
+         "--real-dialogue", str(base / "no-dialogue"), "--real-drascula", str(base / "no-drascula"),
+         "--real-steel-sky", str(base / "no-steel-sky")], cwd=base)  # thousands of real clips, as prompts
     run(["bash", str(ROOT / "flac_to_wav.sh")], cwd=base / "LibriSpeech")
     # absolute folders give absolute keys, so the descriptions work from any working directory
     for name in ("train", "valid"):
@@ -199,3 +200,113 @@ def write_fake_drascula(folder):
 def fake_drascula(tmp_path_factory):
     """The folder of a tiny fake Drascula (write_fake_drascula)."""
     return write_fake_drascula(tmp_path_factory.mktemp("drascula") / "en")
+
+
+# ------------------------------------------------------------ a fake Beneath a Steel Sky (steel_sky.py)
+
+# {text section: [line]}: the fake game's English subtitles; STEEL_SKY_SPOKEN: (section, line) of each speech
+# file. Section 0 has two blocks of lines; its line 2 is long enough that the next one starts on a 16-bit
+# boundary (a skip byte with its high bit set).
+STEEL_SKY_LINES = {
+    0: ["I had to INSPECT it.", "Hey!",
+        "This line runs on and on, far longer than the others, so its code takes more than thirty-two bytes.",
+        "What's LINC for?", "`DANGEROUS BIKES MONTHLY' - a magazine!", "It's a 30 millimetre wrench...",
+        *(f"Something else, {'and so ' * (i % 3)}on." for i in range(6, 38)), "No HARM done..."],
+    1: ["Come on, Joey.", "\tnot a subtitle"],
+}
+STEEL_SKY_SPOKEN = ((0, 0), (0, 1), (0, 3), (0, 4), (0, 5), (0, 38), (1, 0), (1, 1))
+
+
+def huffman_tree(weights):
+    """A Huffman tree of steel_sky.py's form, nodes in preorder (a node's left child follows it), for
+    {byte: weight}: ((left, right, byte)), and {byte: code as a str of 0s and 1s}."""
+    import heapq
+    import itertools
+
+    order = itertools.count()
+    heap = [(weight, next(order), byte) for byte, weight in sorted(weights.items())]
+    heapq.heapify(heap)
+    while len(heap) > 1:
+        (w1, _, a), (w2, _, b) = heapq.heappop(heap), heapq.heappop(heap)
+        heapq.heappush(heap, (w1 + w2, next(order), (a, b)))
+    nodes, codes = [], {}
+
+    def put(subtree, code):
+        at = len(nodes)
+        nodes.append(None)
+        if isinstance(subtree, tuple):
+            left = put(subtree[0], code + "0")
+            nodes[at] = (left, put(subtree[1], code + "1"), 0)
+        else:
+            nodes[at], codes[subtree] = (0, 0, subtree), code
+        return at
+
+    put(heap[0][2], "")
+    return tuple(nodes), codes
+
+
+def steel_sky_section(lines, codes):
+    """A text section's bytes: ``lines`` Huffman-coded with ``codes``, in steel_sky.py's layout."""
+    import steel_sky
+
+    bits, lengths = "", []  # each line's length in the format's 2-bit units
+    for line in lines:
+        code = "".join(codes[c] for c in line.encode("ascii")) + codes[0]
+        units = -(-len(code) // 2)
+        if units >= 128:  # a long line: its length counts 16-bit units in a skip byte with the high bit set
+            units = -(-units // 8) * 8
+        bits += code.ljust(2 * units, "0")
+        lengths.append(units)
+    blocks = -(-len(lines) // steel_sky.LINES_PER_BLOCK)
+    skips = bytes(0x80 | units >> 3 if units >= 128 else units for units in lengths)
+    skips += bytes(blocks * steel_sky.LINES_PER_BLOCK - len(lines))
+    block_units = [sum(lengths[b * steel_sky.LINES_PER_BLOCK:(b + 1) * steel_sky.LINES_PER_BLOCK])
+                   for b in range(blocks)]
+    skips_at = 4 + 2 * blocks
+    bits += "0" * (-len(bits) % 8 + 64)  # room for a wrong tree to read on
+    return (struct.pack(f"<HH{blocks}H", skips_at, skips_at + len(skips), *block_units) + skips
+            + int(bits, 2).to_bytes(len(bits) // 8, "big"))
+
+
+def write_fake_steel_sky(folder):
+    """A tiny fake of Debian's Beneath a Steel Sky folder (sky.dnr, sky.dsk: STEEL_SKY_LINES, and a 0.6 s
+    300 Hz tone of unsigned 8-bit samples for each of STEEL_SKY_SPOKEN, the first packed with RNC ProPack),
+    and beside it a fake ScummVM program carrying another tree and then the game's. Returns (folder,
+    program)."""
+    import propack
+
+    import steel_sky
+
+    text = "".join(line for lines in STEEL_SKY_LINES.values() for line in lines).encode("ascii")
+    weights = {byte: 1 + text.count(byte) for byte in range(32, 127)} | {0: 40, 9: 1}
+    tree, codes = huffman_tree(weights)
+    other_tree, _ = huffman_tree({byte: 1 + (byte * 7919) % 97 for byte in weights})
+    files = {steel_sky.TEXT_FIRST_FILE + section: steel_sky_section(lines, codes)
+             for section, lines in STEEL_SKY_LINES.items()}
+    tone = np.round(128 + 127 * 0.3 * np.sin(2 * np.pi * 300 * np.arange(6615) / 11025)).astype(np.uint8).tobytes()
+    packed = {}
+    for i, (section, line) in enumerate(STEEL_SKY_SPOKEN):
+        header = struct.pack("<11H", *([0] * 6), steel_sky.HEADER_BYTES + len(tone), *([0] * 4))
+        number = steel_sky.SPEECH_FIRST_FILE + steel_sky.SPEECH_SECTION_START[section] + line
+        files[number] = header + (propack.pack(tone) if i == 0 else tone)
+        packed[number] = i == 0
+    disk, index = bytearray(b"SKY!"), b""
+    for number, data in files.items():  # offsets in 16-byte units for odd files, in bytes for the others
+        disk += bytes(-len(disk) % 16)
+        offset = len(disk) >> 4 | 1 << 23 if number % 2 else len(disk)
+        flags = len(data) | (0 if packed.get(number) else 1 << 23)
+        index += struct.pack("<H", number) + offset.to_bytes(3, "little") + flags.to_bytes(3, "little")
+        disk += data
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / steel_sky.INDEX_FILE).write_bytes(struct.pack("<I", len(files)) + index)
+    (folder / steel_sky.DISK_FILE).write_bytes(bytes(disk))
+    program = folder.parent / "scummvm"
+    program.write_bytes(b"\x7fELF" + bytes(range(256)) * 3 + bytes(b for node in other_tree for b in node)
+                        + b"\x01\x02" + bytes(b for node in tree for b in node) + bytes(99))
+    return folder, program
+
+
+@pytest.fixture(scope="session")
+def fake_steel_sky(tmp_path_factory):
+    """(folder, ScummVM program) of a tiny fake Beneath a Steel Sky (write_fake_steel_sky)."""
+    return write_fake_steel_sky(tmp_path_factory.mktemp("steel-sky") / "beneath-a-steel-sky")

@@ -617,12 +617,13 @@ def test_read_dialogue_skips_a_missing_archive_and_stops_on_a_wrong_one(tmp_path
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, fake_pypi, fake_queen, fake_drascula):
+def tiny(tmp_path_factory, fake_pypi, fake_queen, fake_drascula, fake_steel_sky):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
     TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
-                 "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula)])
+                 "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula),
+                 "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1])])
     out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
@@ -666,7 +667,12 @@ def test_real_dialogue_one_speaker_per_actor_held_out_actors_apart(tiny):
         "9300-930001-0000": "HELLO THERE", "9300-930001-0001": "NICE OFFICE", "9300-930001-0002": "YES",
         "9300-930001-0003": "OH IT'S YOU AGAIN", "9300-930001-0004": "SAY DOC",
         "9300-930001-0005": "I CAN'T DO THAT", "9300-930001-0006": "A LEFT HANDED CAN OPENER",
-        "9301-930101-0000": "YOU COULDN'T PILOT YOUR WAY OUT OF A PAPER BAG", "9301-930101-0001": "YOU AGAIN"}
+        "9301-930101-0000": "YOU COULDN'T PILOT YOUR WAY OUT OF A PAPER BAG", "9301-930101-0001": "YOU AGAIN",
+        # and Beneath a Steel Sky's (conftest.py's STEEL_SKY_LINES), a speaker per section: its quotes are
+        # ` and '; the lines with LINC (said "link") and with digits are left out
+        "9350-935001-0000": "I HAD TO INSPECT IT", "9350-935001-0001": "HEY",
+        "9350-935001-0002": "DANGEROUS BIKES MONTHLY A MAGAZINE", "9350-935001-0003": "NO HARM DONE",
+        "9351-935101-0000": "COME ON JOEY"}
     assert transcripts(tiny / bc.REAL_DIALOGUE_SET) == {
         "9400-940001-0000": "I'M THE SECRETARY DARLING", "9400-940001-0001": "NOW GO",
         "9400-940001-0002": "BACK AGAIN"}
@@ -685,6 +691,13 @@ def test_real_drascula_one_speaker_per_character_with_spellable_lines(tiny):
     assert np.abs(audio).max() == pytest.approx(bc.DIALOGUE_PEAK, abs=1e-4)
     speakers = (tiny / bc.SPEAKERS_NAME).read_text()
     assert "9503 | F | real-drascula" in speakers and "B.J. in Drascula" in speakers
+
+
+def test_a_broken_steel_sky_stops_the_build_naming_the_way_out(tmp_path):
+    assert bc.copy_steel_sky(tmp_path / "missing", tmp_path / "scummvm", tmp_path) == {}
+    (tmp_path / "game").mkdir()
+    with pytest.raises(SystemExit, match="sky.dnr: not found; .*--real-steel-sky none"):
+        bc.copy_steel_sky(tmp_path / "game", tmp_path / "scummvm", tmp_path)
 
 
 def test_a_broken_drascula_stops_the_build_naming_the_way_out(tmp_path):
@@ -746,9 +759,9 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 7 + 7 + 3 + 3  # synthetic, real-sentences, the two games
+    assert len(rows) == 7 + 7 + 3 + 2 + 3  # synthetic, real-sentences, the three games
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
-    assert {sex for sex, *_ in table.values()} == {"F", "M"}
+    assert {sex for sex, *_ in table.values()} == {"F", "M", bc.CAST}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
     assert table[6000][1] == bc.EXTRA_SET and table[8000][1] == bc.NEW_ENGINE_SET
     assert table[8000][3].startswith(bc.VOICES[bc.NEW_ENGINE][0].label + " formant=")
@@ -768,6 +781,8 @@ def test_speakers_txt(tiny):
     assert table[9400][3] == ("Jessica Martin, the voice of Secretary in Flight of the Amazon Queen "
                               "(Debian flight-of-the-amazon-queen)")
     assert table[9301][3].startswith("Enn Reitel, the voice of Anderson in")
+    assert table[9350] == (bc.CAST, bc.REAL_DIALOGUE_TRAIN_SET, pytest.approx(4 * 0.6 / 60, abs=0.005),
+                           "the cast of Beneath a Steel Sky, part 1 of the game (Debian beneath-a-steel-sky)")
     assert [(i, *table[i][:3]) for i in (9500, 9501, 9503)] == [  # Drascula's characters: 0.6 s a clip
         (9500, "M", bc.REAL_DRASCULA_SET, pytest.approx(1.2 / 60, abs=0.005)),
         (9501, "M", bc.REAL_DRASCULA_SET, pytest.approx(0.6 / 60, abs=0.005)),

@@ -29,7 +29,7 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
          "-p", "NEW_ENGINE_JSON", str(tiny_corpus / "valid_new_engine_corpus.json"),
          "-p", "REAL_WORDS_JSON", str(tiny_corpus / "real_words_corpus.json"),
          # the tiny corpus has no other real speech: its real words stand in for each real set
-         *(arg for name in ("REAL_PROMPTS_JSON", "REAL_SENTENCES_JSON", "REAL_DIALOGUE_JSON")
+         *(arg for name in ("REAL_PROMPTS_JSON", "REAL_SENTENCES_JSON", "REAL_DIALOGUE_JSON", "REAL_DRASCULA_JSON")
            for arg in ("-p", name, str(tiny_corpus / "real_words_corpus.json"))),
          "-p", "EPOCHS", "1", "-p", "FINAL_EPOCHS", "1", "-p", "BATCH_SIZE", "4", "-p", "FINAL_BATCH_SIZE", "3"],
         capture_output=True, text=True, env=env, timeout=1800)
@@ -48,8 +48,9 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     rows = [line.split()[:2] for line in table[1:11] if line.startswith("model_")]
     assert rows == [[f"model_{n}", "greedy"] for n in range(7)] + [["model_end", d] for d in ("greedy", "lm", "lexicon")]
     assert "truth " in text and "\nlm " in text and "\nlexicon " in text
-    # the voices table: every set, PocketSphinx beside ours except on the game's dialogue
+    # the voices table: every set, PocketSphinx beside ours except on the games' dialogue
     assert "real dialogue  ours, lm" in text and "real dialogue  pocketsphinx" not in text
+    assert "real drascula  ours, lm" in text and "real drascula  pocketsphinx" not in text
     assert "real sentences pocketsphinx" in text and "new engine     pocketsphinx" in text
     # a clean report: nothing on stderr (TensorFlow's notices), no echoed history dict or tuple, each model's
     # summary shown once

@@ -184,7 +184,7 @@ def test_every_module_the_notebook_needs_is_handed_out(starter):
 
 def test_folder_holds_what_a_student_needs_and_no_answers(starter):
     for name in ("README.md", "requirements.txt", "Makefile", "build_corpus.py", "amazon_queen.py", "drascula.py",
-                 "flac_to_wav.sh", "create_desc_json.py", "rubric.py"):  # build_corpus.py imports the game readers
+                 "steel_sky.py", "flac_to_wav.sh", "create_desc_json.py", "rubric.py"):  # build_corpus.py imports the game readers
         assert (starter / name).is_file(), name
     for name in ("results", "report.html", "tests", "bench", "student_edition.py"):
         assert not (starter / name).exists(), name
