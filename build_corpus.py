@@ -1371,6 +1371,17 @@ def steel_sky_samples(game, clip):
     return at_dialogue_peak(steel_sky.clip_samples(game, clip), steel_sky.SAMPLE_RATE_HZ)
 
 
+def real_speech_line(label, written, speakers, source=None, package=None):
+    """The build's summary line of a real-speech source: ``written`` ({RealSpeaker: (clips, minutes)}) as clips,
+    minutes and count of ``speakers``; when nothing was written, that ``source`` was not found and the
+    ``package`` to install."""
+    if not written:
+        return f"{label}: skipped, {source} not found (apt-get install {package})"
+    counts, minutes = zip(*written.values())
+    return (f"{label}: {sum(counts)} clips of real human speech, {sum(minutes):.1f} min ({sum(minutes) / 60:.2f} h), "
+            f"{len(written)} {speakers}")
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def parse_args(argv):
@@ -1528,27 +1539,12 @@ def main(argv=None):
     clip_counts, person_minutes = zip(*real_people.values()) if real_people else ((), ())
     print(f"{REAL_SENTENCES_SET}: {sum(clip_counts)} clips of real human speech, {sum(person_minutes):.1f} min, "
           f"{len(real_people)} people" if real_people else f"{REAL_SENTENCES_SET}: skipped (--no-real-sentences)")
-    if not real_actors:
-        print(f"{REAL_DIALOGUE_TRAIN_SET}, {REAL_DIALOGUE_SET}: skipped, {args.real_dialogue} not found "
-              f"(apt-get install {amazon_queen.PACKAGE})")
-    for subset in (REAL_DIALOGUE_TRAIN_SET, REAL_DIALOGUE_SET) if real_actors else ():
-        written = [counts for actor, counts in real_actors.items() if actor.subset == subset]
-        subset_minutes = sum(actor_minutes for _, actor_minutes in written)
-        print(f"{subset}: {sum(count for count, _ in written)} clips of real human speech, {subset_minutes:.1f} min "
-              f"({subset_minutes / 60:.2f} h), {len(written)} voice actors")
-    if real_cast:
-        counts, cast_minutes = zip(*real_cast.values())
-        print(f"{REAL_DIALOGUE_TRAIN_SET}: and {sum(counts)} clips of Beneath a Steel Sky's cast, "
-              f"{sum(cast_minutes):.1f} min ({sum(cast_minutes) / 60:.2f} h)")
-    else:
-        print(f"{REAL_DIALOGUE_TRAIN_SET}: Beneath a Steel Sky skipped, {args.real_steel_sky} not found "
-              f"(apt-get install {steel_sky.PACKAGE})")
-    if real_characters:
-        counts, character_minutes = zip(*real_characters.values())
-        print(f"{REAL_DRASCULA_SET}: {sum(counts)} clips of real human speech, {sum(character_minutes):.1f} min, "
-              f"{len(real_characters)} characters")
-    else:
-        print(f"{REAL_DRASCULA_SET}: skipped, {args.real_drascula} not found (apt-get install {drascula.PACKAGE})")
+    for subset in (REAL_DIALOGUE_TRAIN_SET, REAL_DIALOGUE_SET):
+        actors = {actor: counts for actor, counts in real_actors.items() if actor.subset == subset}
+        print(real_speech_line(subset, actors, "voice actors", args.real_dialogue, amazon_queen.PACKAGE))
+    print(real_speech_line(f"{REAL_DIALOGUE_TRAIN_SET}, Beneath a Steel Sky", real_cast, "parts of the game",
+                           args.real_steel_sky, steel_sky.PACKAGE))
+    print(real_speech_line(REAL_DRASCULA_SET, real_characters, "characters", args.real_drascula, drascula.PACKAGE))
     return 0
 
 

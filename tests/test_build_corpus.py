@@ -850,3 +850,12 @@ def test_held_out_gap_finds_each_clips_speaker(tiny):
         speaker = gap.speaker_of(str(flac), seed=0)
         assert speaker.id == int(flac.parts[-3]) and speaker.name == names[speaker.id]
     assert gap.repeated([1, 2, 3], 7) == [1, 2, 3, 1, 2, 3, 1]
+
+
+def test_summary_line_of_a_real_speech_source_counts_or_says_what_to_install():
+    written = {bc.RealSpeaker(9500, "M", bc.REAL_DRASCULA_SET, "a"): (3, 1.5),
+               bc.RealSpeaker(9501, "F", bc.REAL_DRASCULA_SET, "b"): (2, 0.9)}
+    assert bc.real_speech_line("real-drascula", written, "characters") == (
+        "real-drascula: 5 clips of real human speech, 2.4 min (0.04 h), 2 characters")
+    assert bc.real_speech_line("real-drascula", {}, "characters", "/x/en", "drascula") == (
+        "real-drascula: skipped, /x/en not found (apt-get install drascula)")
