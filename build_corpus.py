@@ -1349,20 +1349,19 @@ def copy_steel_sky(folder, interpreter, out):
     ``folder`` does not exist; SystemExit naming the file and the fix when the game or tree cannot be read."""
     if not Path(folder).is_dir():
         return {}
+    written = {}
     try:
         game = steel_sky.open_game(folder, interpreter)
-        lines = steel_sky_lines(steel_sky.read_clips(game))
-    except steel_sky.DataError as err:
+        for section, clips in steel_sky_lines(steel_sky.read_clips(game)).items():
+            speaker_id = STEEL_SKY_FIRST_SPEAKER + section
+            count = write_real_set(out, REAL_DIALOGUE_TRAIN_SET, speaker_id, [
+                (transcript, functools.partial(steel_sky_samples, game, clip)) for transcript, clip in clips])
+            speaker = RealSpeaker(speaker_id, CAST, REAL_DIALOGUE_TRAIN_SET,
+                                  f"the cast of Beneath a Steel Sky, part {section + 1} of the game "
+                                  f"(Debian {steel_sky.PACKAGE})")
+            written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_DIALOGUE_TRAIN_SET, speaker_id))
+    except steel_sky.DataError as err:  # the clips are read as they are written, so this covers them too
         raise SystemExit(f"build_corpus: {err} (or build without its lines: --real-steel-sky none)") from err
-    written = {}
-    for section, clips in lines.items():
-        speaker_id = STEEL_SKY_FIRST_SPEAKER + section
-        count = write_real_set(out, REAL_DIALOGUE_TRAIN_SET, speaker_id, [
-            (transcript, functools.partial(steel_sky_samples, game, clip)) for transcript, clip in clips])
-        speaker = RealSpeaker(speaker_id, CAST, REAL_DIALOGUE_TRAIN_SET,
-                              f"the cast of Beneath a Steel Sky, part {section + 1} of the game "
-                              f"(Debian {steel_sky.PACKAGE})")
-        written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_DIALOGUE_TRAIN_SET, speaker_id))
     return written
 
 

@@ -93,7 +93,11 @@ def read_file(game, number):
         data = f.read(size)
     if as_is or data[HEADER_BYTES:HEADER_BYTES + 3] != b"RNC":
         return data
-    return data[:HEADER_BYTES] + propack.unpack(data[HEADER_BYTES:])
+    try:
+        return data[:HEADER_BYTES] + propack.unpack(data[HEADER_BYTES:])
+    except ValueError as err:  # a bad header, a checksum that does not match, data that ends too soon
+        raise DataError(f"{game.folder / DISK_FILE}: file {number} does not unpack ({err}); reinstall {PACKAGE} "
+                        f"(apt-get install --reinstall {PACKAGE})") from err
 
 
 def tree_at(data, start):

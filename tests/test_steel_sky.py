@@ -83,6 +83,18 @@ def test_a_program_without_the_tree_or_a_broken_index_says_what_to_do(tmp_path):
         steel_sky.open_game(folder, program)
 
 
+def test_a_packed_clip_that_does_not_unpack_names_the_file(tmp_path):
+    folder, program = write_fake_steel_sky(tmp_path / "game")
+    game = steel_sky.open_game(folder, program)
+    offset, size, _ = game.index[50000]  # the clip packed with RNC ProPack
+    disk = bytearray((folder / "sky.dsk").read_bytes())
+    disk[offset + size - 8] ^= 0xFF  # one byte of its packed data: the checksum no longer matches
+    (folder / "sky.dsk").write_bytes(bytes(disk))
+    clip = steel_sky.read_clips(game)[0]
+    with pytest.raises(steel_sky.DataError, match=r"sky.dsk: file 50000 does not unpack .*--reinstall"):
+        steel_sky.clip_samples(game, clip)
+
+
 @pytest.mark.skipif(not (steel_sky.DEFAULT_DIR / steel_sky.INDEX_FILE).is_file()
                     or not steel_sky.INTERPRETER.is_file(), reason="Debian's beneath-a-steel-sky is not installed")
 def test_the_installed_game():
