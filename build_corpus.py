@@ -1199,6 +1199,13 @@ def chapter_minutes(chapter_dir):
     return sum(sf.info(path).duration for path in chapter_dir.glob("*.flac")) / 60
 
 
+def write_real_speaker(out, speaker, clips):
+    """``write_real_set`` of ``speaker`` (a RealSpeaker) into its set under ``out``: (clips written, minutes of
+    speech in its chapter)."""
+    count = write_real_set(out, speaker.subset, speaker.id, clips)
+    return count, chapter_minutes(real_chapter_dir(out, speaker.subset, speaker.id))
+
+
 def copy_real_sentences(downloads, out):
     """Write the recordings of whole sentences (``real_sentence_clips``) into ``out``/REAL_SENTENCES_SET, one
     speaker per person of REAL_SENTENCES_PEOPLE (a real-speech check: never trained on). Returns {RealSpeaker:
@@ -1212,8 +1219,7 @@ def copy_real_sentences(downloads, out):
     written = {}
     for person, speaker in people.items():
         if person in clips:
-            count = write_real_set(out, REAL_SENTENCES_SET, speaker.id, clips[person])
-            written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_SENTENCES_SET, speaker.id))
+            written[speaker] = write_real_speaker(out, speaker, clips[person])
     return written
 
 
@@ -1284,10 +1290,9 @@ def copy_real_dialogue(path, sets, out):
     for subset, first_id in ((REAL_DIALOGUE_TRAIN_SET, REAL_DIALOGUE_TRAIN_FIRST_SPEAKER),
                              (REAL_DIALOGUE_SET, REAL_DIALOGUE_FIRST_SPEAKER)):
         for speaker_id, (actor, clips) in enumerate(sets.get(subset, {}).items(), first_id):
-            count = write_real_set(out, subset, speaker_id, [
-                (transcript, functools.partial(dialogue_samples, archive, clip.name)) for transcript, clip in clips])
             speaker = dialogue_speaker(speaker_id, subset, actor, clips)
-            written[speaker] = count, chapter_minutes(real_chapter_dir(out, subset, speaker_id))
+            written[speaker] = write_real_speaker(out, speaker, [
+                (transcript, functools.partial(dialogue_samples, archive, clip.name)) for transcript, clip in clips])
     return written
 
 
@@ -1321,11 +1326,10 @@ def copy_real_drascula(folder, out):
     for speaker_id, (character, sex) in enumerate(drascula.CHARACTERS.values(), REAL_DRASCULA_FIRST_SPEAKER):
         if character not in lines:
             continue
-        count = write_real_set(out, REAL_DRASCULA_SET, speaker_id, [
-            (transcript, functools.partial(drascula_samples, clip.path)) for transcript, clip in lines[character]])
         speaker = RealSpeaker(speaker_id, sex, REAL_DRASCULA_SET,
                               f"{character} in Drascula: The Vampire Strikes Back (Debian {drascula.PACKAGE})")
-        written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_DRASCULA_SET, speaker_id))
+        written[speaker] = write_real_speaker(out, speaker, [
+            (transcript, functools.partial(drascula_samples, clip.path)) for transcript, clip in lines[character]])
     return written
 
 
@@ -1353,13 +1357,11 @@ def copy_steel_sky(folder, interpreter, out):
     try:
         game = steel_sky.open_game(folder, interpreter)
         for section, clips in steel_sky_lines(steel_sky.read_clips(game)).items():
-            speaker_id = STEEL_SKY_FIRST_SPEAKER + section
-            count = write_real_set(out, REAL_DIALOGUE_TRAIN_SET, speaker_id, [
-                (transcript, functools.partial(steel_sky_samples, game, clip)) for transcript, clip in clips])
-            speaker = RealSpeaker(speaker_id, CAST, REAL_DIALOGUE_TRAIN_SET,
+            speaker = RealSpeaker(STEEL_SKY_FIRST_SPEAKER + section, CAST, REAL_DIALOGUE_TRAIN_SET,
                                   f"the cast of Beneath a Steel Sky, part {section + 1} of the game "
                                   f"(Debian {steel_sky.PACKAGE})")
-            written[speaker] = count, chapter_minutes(real_chapter_dir(out, REAL_DIALOGUE_TRAIN_SET, speaker_id))
+            written[speaker] = write_real_speaker(out, speaker, [
+                (transcript, functools.partial(steel_sky_samples, game, clip)) for transcript, clip in clips])
     except steel_sky.DataError as err:  # the clips are read as they are written, so this covers them too
         raise SystemExit(f"build_corpus: {err} (or build without its lines: --real-steel-sky none)") from err
     return written

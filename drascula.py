@@ -25,7 +25,7 @@ import re
 import struct
 from pathlib import Path
 
-import numpy as np
+from utils import unsigned_8bit_samples
 
 DEFAULT_DIR = Path("/usr/share/scummvm/drascula/en")  # Debian's install path of the English release
 PACKAGE = "drascula"  # the Debian package that installs DEFAULT_DIR
@@ -127,11 +127,6 @@ def read_clips(folder=DEFAULT_DIR):
     return clips
 
 
-def clip_samples_of(data):
-    """Samples from the bytes of a speech file (unsigned 8-bit): float32 in [-1, 1), shape (n,)."""
-    return (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128) / 128
-
-
 def clip_samples(path):
     """The samples of one speech file: float32 in [-1, 1), shape (n,), at SAMPLE_RATE_HZ."""
-    return clip_samples_of(Path(path).read_bytes())
+    return unsigned_8bit_samples(Path(path).read_bytes())

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from utils import unsigned_8bit_samples
+
 DEFAULT_DIR = Path("/usr/share/scummvm/beneath-a-steel-sky")  # Debian's install path of the CD release
 PACKAGE = "beneath-a-steel-sky"  # the Debian package that installs DEFAULT_DIR
 INTERPRETER = Path("/usr/games/scummvm")  # the program that carries the subtitles' Huffman trees
@@ -62,9 +64,14 @@ class Clip:
 
 
 @dataclasses.dataclass(frozen=True)
-class Game:
-    folder: Path
+class Disk:
+    folder: Path  # holds INDEX_FILE and DISK_FILE
     index: dict  # {file number: (byte offset in sky.dsk, stored size, stored as is)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Game:
+    disk: Disk
     tree: tuple  # ((left, right, byte)) Huffman nodes; a node with no children is a leaf; byte 0 ends a line
 
 
@@ -83,12 +90,17 @@ def read_index(data):
     return index
 
 
-def read_file(game, number):
-    """The bytes of file ``number`` of the game's disk, unpacked (header and data)."""
+def speech_numbers(index):
+    """The numbers of the speech files in ``index`` (``read_index``), in order."""
+    return sorted(n for n in index if SPEECH_FIRST_FILE <= n <= SPEECH_LAST_FILE)
+
+
+def read_file(disk, number):
+    """The bytes of file ``number`` of ``disk`` (a Disk), unpacked (header and data)."""
     import propack  # only this game's files use it
 
-    offset, size, as_is = game.index[number]
-    with open(game.folder / DISK_FILE, "rb") as f:
+    offset, size, as_is = disk.index[number]
+    with open(disk.folder / DISK_FILE, "rb") as f:
         f.seek(offset)
         data = f.read(size)
     if as_is or data[HEADER_BYTES:HEADER_BYTES + 3] != b"RNC":
@@ -96,7 +108,7 @@ def read_file(game, number):
     try:
         return data[:HEADER_BYTES] + propack.unpack(data[HEADER_BYTES:])
     except ValueError as err:  # a bad header, a checksum that does not match, data that ends too soon
-        raise DataError(f"{game.folder / DISK_FILE}: file {number} does not unpack ({err}); reinstall {PACKAGE} "
+        raise DataError(f"{disk.folder / DISK_FILE}: file {number} does not unpack ({err}); reinstall {PACKAGE} "
                         f"(apt-get install --reinstall {PACKAGE})") from err
 
 
@@ -216,31 +228,31 @@ def open_game(folder=DEFAULT_DIR, interpreter=INTERPRETER):
         if not path.is_file():
             raise DataError(f"{path}: not found; install Debian's {package} package (apt-get install {package})")
     try:
-        game = Game(folder, read_index((folder / INDEX_FILE).read_bytes()), ())
+        disk = Disk(folder, read_index((folder / INDEX_FILE).read_bytes()))
     except (DataError, struct.error) as err:
         raise DataError(f"{folder / INDEX_FILE}: not the game's index ({err}); reinstall {PACKAGE} "
                         f"(apt-get install --reinstall {PACKAGE})") from err
-    numbers = sorted(n for n in game.index if SPEECH_FIRST_FILE <= n <= SPEECH_LAST_FILE)
-    if not numbers or TEXT_FIRST_FILE not in game.index:
+    numbers = speech_numbers(disk.index)
+    if not numbers or TEXT_FIRST_FILE not in disk.index:
         raise DataError(f"{folder / INDEX_FILE}: no speech or no English text; the CD release is needed "
                         f"(apt-get install {PACKAGE})")
-    section = read_file(game, TEXT_FIRST_FILE)
+    section = read_file(disk, TEXT_FIRST_FILE)
     lines = [line for s, line in map(speech_line, numbers) if s == 0]
     tree = game_tree(huffman_trees(Path(interpreter).read_bytes()), section, lines)
     if tree is None:
         raise DataError(f"{interpreter}: no Huffman tree in it decodes {folder / DISK_FILE}'s subtitles; "
                         f"install Debian's {INTERPRETER_PACKAGE} package (apt-get install {INTERPRETER_PACKAGE})")
-    return dataclasses.replace(game, tree=tree)
+    return Game(disk, tree)
 
 
 def read_clips(game):
     """[Clip] of every speech file of ``game`` whose subtitle decodes to text, in file order."""
     sections, clips = {}, []
-    for number in sorted(n for n in game.index if SPEECH_FIRST_FILE <= n <= SPEECH_LAST_FILE):
+    for number in speech_numbers(game.disk.index):
         section, line = speech_line(number)
         if section not in sections:
             text_file = TEXT_FIRST_FILE + section
-            sections[section] = read_file(game, text_file) if text_file in game.index else b""
+            sections[section] = read_file(game.disk, text_file) if text_file in game.disk.index else b""
         try:
             text = decode_line(sections[section], line, game.tree)
         except (IndexError, struct.error):  # a few clips have no line in their section
@@ -252,6 +264,6 @@ def read_clips(game):
 
 def clip_samples(game, clip):
     """The samples of ``clip`` (a Clip): float32 in [-1, 1), shape (n,), at SAMPLE_RATE_HZ."""
-    data = read_file(game, clip.number)
+    data = read_file(game.disk, clip.number)
     end = struct.unpack_from("<11H", data)[6]  # the header's size of header and samples
-    return (np.frombuffer(data[HEADER_BYTES:end], dtype=np.uint8).astype(np.float32) - 128) / 128
+    return unsigned_8bit_samples(data[HEADER_BYTES:end])

@@ -232,6 +232,12 @@ def load_audio(path):
     return audio
 
 
+def unsigned_8bit_samples(data):
+    """Samples of unsigned 8-bit PCM bytes (silence at 128, as the games store their speech): float32 in
+    [-1, 1), shape (len(data),)."""
+    return (np.frombuffer(data, dtype=np.uint8).astype(np.float32) - 128) / 128
+
+
 def audio_blocks(path, block_seconds=10.0):
     """A long file as consecutive mono float32 blocks at SAMPLE_RATE, each about ``block_seconds`` long,
     read and resampled as a stream: memory stays bounded whatever the file's length. (``load_audio``

@@ -18,10 +18,6 @@ def test_clips_take_the_line_their_file_names(fake_drascula):
     ]  # 9.ALS has no line, AN7_3.ALG is an animation
 
 
-def test_speech_is_unsigned_8_bit_samples():
-    assert list(drascula.clip_samples_of(bytes([0, 128, 255]))) == [-1.0, 0.0, 127 / 128]
-
-
 def test_a_missing_or_broken_data_file_says_what_to_do(tmp_path):
     with pytest.raises(drascula.DataError, match=r"drascula.dat: not found; .*apt-get install drascula"):
         drascula.read_clips(tmp_path)

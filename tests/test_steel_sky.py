@@ -20,7 +20,7 @@ def test_every_spoken_line_with_text_is_a_clip(fake_steel_sky):
 def test_speech_packed_or_stored_reads_as_the_same_samples(fake_steel_sky):
     game = steel_sky.open_game(*fake_steel_sky)
     packed, stored = steel_sky.read_clips(game)[:2]
-    assert not game.index[packed.number][2] and game.index[stored.number][2]
+    assert not game.disk.index[packed.number][2] and game.disk.index[stored.number][2]
     samples = steel_sky.clip_samples(game, packed)
     assert samples.dtype == np.float32 and samples.shape == (6615,)  # 0.6 s at 11,025 Hz, the header left out
     np.testing.assert_array_equal(samples, steel_sky.clip_samples(game, stored))
@@ -35,7 +35,7 @@ def test_the_tree_that_fits_the_text_is_chosen_among_others(fake_steel_sky):
     assert len(trees) == 2 and game.tree == trees[1]
     # a tree that codes one letter as another symbol decodes as far, but to fewer letters: it loses the tie
     swapped = tuple((l, r, {ord("H"): ord("]"), ord("]"): ord("H")}.get(v, v)) for l, r, v in game.tree)
-    section = steel_sky.read_file(game, steel_sky.TEXT_FIRST_FILE)
+    section = steel_sky.read_file(game.disk, steel_sky.TEXT_FIRST_FILE)
     lines = range(len(STEEL_SKY_LINES[0]))
     assert steel_sky.game_tree([swapped, game.tree], section, lines) == game.tree
     assert steel_sky.game_tree([trees[0]], section, lines) is None
@@ -86,7 +86,7 @@ def test_a_program_without_the_tree_or_a_broken_index_says_what_to_do(tmp_path):
 def test_a_packed_clip_that_does_not_unpack_names_the_file(tmp_path):
     folder, program = write_fake_steel_sky(tmp_path / "game")
     game = steel_sky.open_game(folder, program)
-    offset, size, _ = game.index[50000]  # the clip packed with RNC ProPack
+    offset, size, _ = game.disk.index[50000]  # the clip packed with RNC ProPack
     disk = bytearray((folder / "sky.dsk").read_bytes())
     disk[offset + size - 8] ^= 0xFF  # one byte of its packed data: the checksum no longer matches
     (folder / "sky.dsk").write_bytes(bytes(disk))

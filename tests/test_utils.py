@@ -67,6 +67,12 @@ def test_a_clip_shorter_than_a_window_is_named(tmp_path):
         spectrogram_from_file(str(short))
 
 
+def test_unsigned_8_bit_samples_centre_on_128():
+    samples = utils.unsigned_8bit_samples(bytes([0, 64, 128, 255]))
+    assert samples.dtype == np.float32
+    assert list(samples) == [-1.0, -0.5, 0.0, 127 / 128]
+
+
 def test_calc_feat_dim():
     assert utils.calc_feat_dim(20, 8000) == 161
 
