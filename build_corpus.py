@@ -8,6 +8,7 @@ archives, downloaded once into --downloads: --no-real-sentences builds without t
                            [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
                            [--real-drascula DRASCULA_DIR] [--real-steel-sky STEEL_SKY_DIR] [--scummvm PROGRAM]
+                           [--speed-perturb FACTOR ...]
 
 It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real LibriSpeech:
 
@@ -31,6 +32,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                            and another game's cast (Debian beneath-a-steel-sky, read by steel_sky.py), one
                            speaker per part of the game
     OUT/real-dialogue/...  the same game's dialogue by two other actors, never trained on
+    OUT/real-dialogue-train-speed/...  with --speed-perturb: real-dialogue-train's clips played faster and
+                           slower (pitch and formants with them), a new speaker per actor and factor
     OUT/real-drascula/...  another game's characters speaking its lines (Debian drascula, read by
                            drascula.py), one speaker per character, never trained on
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters (a
@@ -102,6 +105,7 @@ REAL_SENTENCES_SET = "real-sentences"  # real human speech: several people readi
 REAL_DIALOGUE_TRAIN_SET = "real-dialogue-train"  # real human speech: a game's voice actors, to train on
 REAL_DIALOGUE_SET = "real-dialogue"  # real human speech: the same game's other voice actors, never trained on
 REAL_DRASCULA_SET = "real-drascula"  # real human speech: another game's voice actors, never trained on
+REAL_SPEED_SET = "real-dialogue-train-speed"  # real-dialogue-train played faster and slower: new voices
 LM_TEXT_NAME = "synth-lm-text.txt"
 SPEAKERS_NAME = "SPEAKERS.TXT"
 TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share a speaker
@@ -116,6 +120,8 @@ REAL_DIALOGUE_TRAIN_FIRST_SPEAKER = 9300  # one id per voice actor (label), in n
 REAL_DIALOGUE_FIRST_SPEAKER = 9400
 REAL_DRASCULA_FIRST_SPEAKER = 9500  # one id per character, in drascula.CHARACTERS' order
 STEEL_SKY_FIRST_SPEAKER = 9350  # REAL_DIALOGUE_TRAIN_SET's speakers from Beneath a Steel Sky: one per section
+REAL_SPEED_FIRST_SPEAKER = 9600  # REAL_SPEED_SET: a block of SPEED_SPEAKER_BLOCK ids per speed factor
+SPEED_SPEAKER_BLOCK = 100  # id = first + block * factor's place + (source id - REAL_DIALOGUE_TRAIN_FIRST_SPEAKER)
 CHAPTER_UTTS = 20  # utterances per chapter folder; chapter id = speaker id * 100 + 1, 2, ...
 
 # Text
@@ -240,6 +246,8 @@ DIALOGUE_PEAK = 0.5  # peak level of a game's clip: the games mix their lines at
 # otherwise than written: the name LINC is said "link", ID letter by letter
 STEEL_SKY_UNSPOKEN_RE = re.compile(r"LINC|\bID\b")
 CAST = "-"  # SPEAKERS.TXT's sex of a speaker who is a game's cast, men and women
+SPEED_FACTORS = (0.9, 1.1)  # --speed-perturb's usual factors (Kaldi's): each makes every training actor a new voice
+SPEED_LIMITS = (0.5, 2.0)  # factors outside these no longer sound like speech
 
 # Realism: clean TTS is far easier than real audiobook recordings
 TRIM_DB = -50.0  # dB below the loudest 10 ms frame: edges quieter than this are silence
@@ -938,7 +946,8 @@ def speakers_text(speakers, minutes, args):
         f"+-{JITTER:.0%}.",
         f"; Speakers of {REAL_SENTENCES_SET}, {REAL_DIALOGUE_TRAIN_SET}, {REAL_DIALOGUE_SET} and {REAL_DRASCULA_SET} "
         "are recorded "
-        f"people: NAME says who, and where the recording is from; SEX {CAST} is a game's cast, men and women.",
+        f"people: NAME says who, and where the recording is from; SEX {CAST} is a game's cast, men and women; "
+        f"{REAL_SPEED_SET}'s are {REAL_DIALOGUE_TRAIN_SET}'s, played faster or slower.",
         ";ID  |SEX| SUBSET                |MINUTES| NAME",
     ]
     for s in speakers:
@@ -1372,6 +1381,45 @@ def steel_sky_samples(game, clip):
     return at_dialogue_peak(steel_sky.clip_samples(game, clip), steel_sky.SAMPLE_RATE_HZ)
 
 
+def speed_perturbed(audio, factor):
+    """``audio`` (samples at SAMPLE_RATE) played ``factor`` times as fast: its duration divided by ``factor``, its
+    pitch and formants multiplied by it, as a tape played faster (Kaldi's speed perturbation). float32."""
+    return soxr.resample(audio, SAMPLE_RATE * factor, SAMPLE_RATE).astype(np.float32)
+
+
+def speed_perturbed_file(path, factor):
+    """``speed_perturbed`` of the clip at ``path``."""
+    return speed_perturbed(load_audio(path), factor)
+
+
+def speed_speaker_id(source_id, place):
+    """The REAL_SPEED_SET id of REAL_DIALOGUE_TRAIN_SET's speaker ``source_id`` at the ``place``-th speed factor."""
+    return REAL_SPEED_FIRST_SPEAKER + SPEED_SPEAKER_BLOCK * place + source_id - REAL_DIALOGUE_TRAIN_FIRST_SPEAKER
+
+
+def chapter_clips(chapter_dir):
+    """[(transcript, flac path)] of a chapter folder written by ``write_real_set``, in its transcript's order."""
+    (trans,) = chapter_dir.glob("*.trans.txt")
+    rows = [line.split(" ", 1) for line in trans.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(text, chapter_dir / f"{utt_id}.flac") for utt_id, text in rows]
+
+
+def copy_speed_perturbed(out, sources, factors):
+    """Write every clip of ``sources`` (REAL_DIALOGUE_TRAIN_SET's RealSpeakers, already written under ``out``)
+    at each speed of ``factors`` into ``out``/REAL_SPEED_SET: a new speaker per source speaker and factor
+    (``speed_speaker_id``), since a voice a tenth higher and faster is another voice to the model. Returns
+    {RealSpeaker: (clips, minutes of speech)} in id order."""
+    written = {}
+    for place, factor in enumerate(factors):
+        for source in sorted(sources, key=lambda speaker: speaker.id):
+            speaker = RealSpeaker(speed_speaker_id(source.id, place), source.sex, REAL_SPEED_SET,
+                                  f"speaker {source.id} at {factor:g} times the speed: {source.name}")
+            clips = chapter_clips(real_chapter_dir(out, source.subset, source.id))
+            written[speaker] = write_real_speaker(out, speaker, [
+                (text, functools.partial(speed_perturbed_file, path, factor)) for text, path in clips])
+    return written
+
+
 def real_speech_line(label, written, speakers, source=None, package=None):
     """The build's summary line of a real-speech source: ``written`` ({RealSpeaker: (clips, minutes)}) as clips,
     minutes and count of ``speakers``; when nothing was written, that ``source`` was not found and the
@@ -1430,10 +1478,17 @@ def parse_args(argv):
                              f"{steel_sky.PACKAGE})")
     parser.add_argument("--scummvm", default=str(steel_sky.INTERPRETER),
                         help="the ScummVM program, which carries the tree that codes Beneath a Steel Sky's subtitles")
+    parser.add_argument("--speed-perturb", type=float, nargs="*", default=[], metavar="FACTOR",
+                        help=f"write {REAL_DIALOGUE_TRAIN_SET}'s clips again into {REAL_SPEED_SET}, played FACTOR times "
+                             f"as fast, a new speaker per actor and factor (usually {' '.join(map(str, SPEED_FACTORS))})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
     args = parser.parse_args(argv)
+    if any(not SPEED_LIMITS[0] <= f <= SPEED_LIMITS[1] or f == 1 for f in args.speed_perturb) \
+            or len(set(args.speed_perturb)) < len(args.speed_perturb):
+        parser.error(f"--speed-perturb factors must differ from each other and from 1, within {SPEED_LIMITS[0]}.."
+                     f"{SPEED_LIMITS[1]}")
     if not MIN_WORDS <= args.max_words <= MAX_SPOKEN_WORDS:
         parser.error(f"--max-words must be in {MIN_WORDS}..{MAX_SPOKEN_WORDS}")
     if args.train_speakers > MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER:
@@ -1527,10 +1582,13 @@ def main(argv=None):
     real_actors = copy_real_dialogue(Path(args.real_dialogue), dialogue, out)
     real_characters = copy_real_drascula(Path(args.real_drascula), out)
     real_cast = copy_steel_sky(Path(args.real_steel_sky), Path(args.scummvm), out)
-    for real in (real_people, real_actors, real_characters, real_cast):
+    real_training = [speaker for speaker in (*real_actors, *real_cast) if speaker.subset == REAL_DIALOGUE_TRAIN_SET]
+    real_faster_slower = copy_speed_perturbed(out, real_training, args.speed_perturb)
+    for real in (real_people, real_actors, real_characters, real_cast, real_faster_slower):
         minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real.items())
     write_text_atomically(out / SPEAKERS_NAME, speakers_text(
-        speakers + list(real_people) + list(real_actors) + list(real_cast) + list(real_characters), minutes, args))
+        speakers + list(real_people) + list(real_actors) + list(real_cast) + list(real_characters)
+        + list(real_faster_slower), minutes, args))
     print(summary(clips, results, started))
     print(f"{REAL_WORDS_SET}: {real_words} clips of real human speech" if real_words else
           f"{REAL_WORDS_SET}: skipped, {args.real_words} not found (apt-get install ktuberling-data)")
@@ -1546,6 +1604,9 @@ def main(argv=None):
     print(real_speech_line(f"{REAL_DIALOGUE_TRAIN_SET}, Beneath a Steel Sky", real_cast, "parts of the game",
                            args.real_steel_sky, steel_sky.PACKAGE))
     print(real_speech_line(REAL_DRASCULA_SET, real_characters, "characters", args.real_drascula, drascula.PACKAGE))
+    if args.speed_perturb:
+        print(real_speech_line(REAL_SPEED_SET, real_faster_slower, "speakers", f"{REAL_DIALOGUE_TRAIN_SET}'s audio",
+                               f"{amazon_queen.PACKAGE} {steel_sky.PACKAGE}"))
     return 0
 
 

@@ -21,7 +21,7 @@ from char_map import ALPHABET
 from utils import PARTIAL_TAG, partial_path
 
 REAL_SETS = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET, bc.REAL_DIALOGUE_TRAIN_SET,
-             bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET)  # recorded people, no TTS speaker
+             bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET, bc.REAL_SPEED_SET)  # recorded people, no TTS speaker
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
         "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1",
         "--new-engine-speakers", "1"]
@@ -623,7 +623,8 @@ def tiny(tmp_path_factory, fake_pypi, fake_queen, fake_drascula, fake_steel_sky)
     TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
                  "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula),
-                 "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1])])
+                 "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1]),
+                 "--speed-perturb", "0.9", "1.1"])
     out = base / "LibriSpeech"
     assert bc.main(["--out", str(out), "--jobs", "1", *TINY]) == 0
     return out
@@ -693,6 +694,38 @@ def test_real_drascula_one_speaker_per_character_with_spellable_lines(tiny):
     assert "9503 | F | real-drascula" in speakers and "B.J. in Drascula" in speakers
 
 
+def test_speed_perturbed_clips_are_new_speakers_of_the_same_lines(tiny):
+    train, faster_slower = transcripts(tiny / bc.REAL_DIALOGUE_TRAIN_SET), transcripts(tiny / bc.REAL_SPEED_SET)
+    expected = {}
+    for utt_id, text in train.items():  # 9300..9351 -> 9600.. at 0.9, 9700.. at 1.1, each its own chapter
+        speaker, _, utt = utt_id.split("-")
+        for new_speaker in (int(speaker) + 300, int(speaker) + 400):
+            expected[f"{new_speaker}-{new_speaker}01-{utt}"] = text
+    assert faster_slower == expected
+    for source, copy, factor in ((9300, 9600, 0.9), (9301, 9701, 1.1), (9350, 9750, 1.1)):
+        original = sf.read(tiny / bc.REAL_DIALOGUE_TRAIN_SET / str(source) / f"{source}01" / f"{source}-{source}01-0000.flac")[0]
+        played = sf.read(tiny / bc.REAL_SPEED_SET / str(copy) / f"{copy}01" / f"{copy}-{copy}01-0000.flac")[0]
+        assert abs(len(played) - len(original) / factor) <= 2
+    rows = {int(line.split("|")[0]): line for line in read_lines(tiny / bc.SPEAKERS_NAME) if not line.startswith(";")}
+    assert "| real-dialogue-train-speed" in rows[9750] and "speaker 9350 at 1.1 times the speed: the cast" in rows[9750]
+
+
+def test_speed_perturbation_scales_duration_and_pitch():
+    tone = np.sin(2 * np.pi * 200 * np.arange(bc.SAMPLE_RATE) / bc.SAMPLE_RATE).astype(np.float32)  # 1 s of 200 Hz
+    for factor in (0.9, 1.1):
+        played = bc.speed_perturbed(tone, factor)
+        spectrum = np.abs(np.fft.rfft(played * np.hanning(len(played))))
+        assert played.dtype == np.float32 and abs(len(played) - bc.SAMPLE_RATE / factor) <= 1
+        assert np.argmax(spectrum) * bc.SAMPLE_RATE / len(played) == pytest.approx(200 * factor, abs=1)
+
+
+@pytest.mark.parametrize("factors", [["1"], ["0.9", "0.9"], ["3"], ["0.4"]])
+def test_speed_factors_that_make_no_new_voice_are_refused(factors, capsys):
+    with pytest.raises(SystemExit):
+        bc.parse_args(["--speed-perturb", *factors])
+    assert "--speed-perturb factors must differ" in capsys.readouterr().err
+
+
 def test_a_broken_steel_sky_stops_the_build_naming_the_way_out(tmp_path):
     assert bc.copy_steel_sky(tmp_path / "missing", tmp_path / "scummvm", tmp_path) == {}
     (tmp_path / "game").mkdir()
@@ -724,7 +757,8 @@ def test_real_sentences_cut_by_their_times(tiny, utt_id, samples):
 
 def test_layout(tiny):
     assert sorted(p.name for p in tiny.iterdir()) == [
-        "SPEAKERS.TXT", "real-dialogue", "real-dialogue-train", "real-drascula", "real-prompts", "real-sentences",
+        "SPEAKERS.TXT", "real-dialogue", "real-dialogue-train", "real-dialogue-train-speed", "real-drascula",
+        "real-prompts", "real-sentences",
         "real-words",
         "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-more", "synth-valid",
         "synth-valid-new-engine"]
@@ -759,7 +793,7 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 7 + 7 + 3 + 2 + 3  # synthetic, real-sentences, the three games
+    assert len(rows) == 7 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, real-sentences, the three games, two speeds
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M", bc.CAST}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
