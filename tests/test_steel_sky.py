@@ -1,6 +1,9 @@
 """steel_sky: Beneath a Steel Sky's speech and Huffman-coded subtitles read into clips, on a tiny fake
 (conftest.py's fake_steel_sky) and, where the Debian package is installed, on the real game."""
+import struct
+
 import numpy as np
+import propack
 import pytest
 
 import steel_sky
@@ -105,3 +108,125 @@ def test_the_installed_game():
     assert by_number[50007] == "I had to INSPECT it." and by_number[50116] == "I MIGHT be able to FIX them, though..."
     samples = steel_sky.clip_samples(game, clips[0])
     assert 0.5 < len(samples) / steel_sky.SAMPLE_RATE_HZ < 2 and np.abs(samples).max() <= 1
+
+
+def test_an_index_too_short_for_its_count_says_so():
+    # sky.dnr's count and its length disagree: the message gives both, rather than a struct error from
+    # deep inside the reader or a silently short index (whose speech would then be missing or misplaced).
+    with pytest.raises(steel_sky.DataError, match=r"^sky.dnr lists 3 files but is 20 bytes long$"):
+        steel_sky.read_index(struct.pack("<I", 3) + bytes(16))
+    # a count with its top bit set is read unsigned, and is no index either
+    with pytest.raises(steel_sky.DataError, match=r"^sky.dnr lists 4294967295 files but is 12 bytes long$"):
+        steel_sky.read_index(b"\xff\xff\xff\xff" + bytes(8))
+
+
+def test_a_truncated_index_names_the_file_the_problem_and_the_fix(tmp_path):
+    folder, program = write_fake_steel_sky(tmp_path / "game")
+    (folder / "sky.dnr").write_bytes((folder / "sky.dnr").read_bytes()[:30])  # 10 files listed, 3 whole
+    message = (f"{folder / 'sky.dnr'}: not the game's index (sky.dnr lists 10 files but is 30 bytes long); "
+               "reinstall beneath-a-steel-sky (apt-get install --reinstall beneath-a-steel-sky)")
+    with pytest.raises(steel_sky.DataError) as caught:
+        steel_sky.open_game(folder, program)
+    assert str(caught.value) == message
+
+
+def test_read_file_reads_its_own_bytes_and_unpacks_only_rnc_data(tmp_path):
+    # A file not stored as is has a header; only when RNC ProPack data follows it is it unpacked (the
+    # format also allows the bytes after the header to be plain). And a file is its stored size, not the
+    # rest of sky.dsk: reading to the end would hand every clip the whole disk after it.
+    header = struct.pack("<11H", *([0] * 6), steel_sky.HEADER_BYTES + 5, *([0] * 4))
+    plain, packed = header + b"hello", header + propack.pack(b"hello")
+    (tmp_path / steel_sky.DISK_FILE).write_bytes(b"SKY!" + plain + packed + b"the rest of the disk")
+    disk = steel_sky.Disk(tmp_path, {1: (4, len(plain), False), 2: (4 + len(plain), len(packed), False),
+                                     3: (4 + len(plain), len(packed), True)})
+    assert steel_sky.read_file(disk, 1) == plain
+    assert steel_sky.read_file(disk, 2) == header + b"hello"
+    assert steel_sky.read_file(disk, 3) == packed  # stored as is: never unpacked, even where it looks packed
+
+
+def test_clip_samples_end_where_the_header_says_even_past_32_kib(tmp_path):
+    # The header's size of header and samples is an unsigned 16-bit field: 414 of the real game's clips are
+    # over 32 KiB (about 3 s), and read signed they would lose their end. Bytes past that size are not speech.
+    samples = (np.arange(40_000) % 256).astype(np.uint8).tobytes()
+    header = struct.pack("<11H", *([0] * 6), steel_sky.HEADER_BYTES + len(samples), *([0] * 4))
+    (tmp_path / steel_sky.DISK_FILE).write_bytes(header + samples + b"\x00" * 10)
+    game = steel_sky.Game(steel_sky.Disk(tmp_path, {50000: (0, len(header + samples) + 10, True)}), ())
+    got = steel_sky.clip_samples(game, steel_sky.Clip(50000, 0, "a long line"))
+    assert got.shape == (40_000,)
+    np.testing.assert_array_equal(got, (np.arange(40_000) % 256 - 128) / 128)
+
+
+def test_a_tree_is_kept_only_where_nine_tenths_of_the_lines_fit():
+    tree, codes = huffman_tree({byte: 1 for byte in range(128)})
+    # one block of 32 lines, three of them not text; the block's last line (31) is never scored, as the
+    # next line's offset that would check it lies in the next block's header
+    lines = [f"Line number {n}." for n in range(32)]
+    for n in (2, 12, 22):
+        lines[n] = "..."
+    section = steel_sky_section(lines, codes)
+    assert steel_sky.game_tree([tree], section, range(32)) == tree  # 28 of lines 0 to 30 fit: 90.3%
+    assert steel_sky.game_tree([tree], section, range(10)) == tree  # 9 of 10: exactly nine tenths
+    assert steel_sky.game_tree([tree], section, [0, 1, 2, 12, 22]) is None  # 2 of 5, however many letters
+    assert steel_sky.game_tree([], section, range(10)) is None  # no tree at all
+
+
+def test_a_line_fits_only_where_the_next_one_starts_within_16_bits():
+    tree, codes = huffman_tree({byte: 1 for byte in range(128)})  # 7 bits a byte
+    section = bytearray(steel_sky_section(["abc", "d"], codes))  # "abc" and its end: 28 bits, no padding
+    skip = 4 + 2  # line 0's skip byte, after the header of one block
+    assert section[skip] == 14
+    section[skip] = 14 + 7  # the next line 14 bits after its end: padding, as before a long line
+    assert steel_sky.fitting_text(bytes(section), 0, tree) == b"abc"
+    section[skip] = 14 + 8  # 16 bits after it: no padding is that long, so a wrong tree's code ended here
+    assert steel_sky.fitting_text(bytes(section), 0, tree) is None
+
+
+def rewrite_index(folder, keep):
+    """Rewrite the fake's sky.dnr with only the files ``keep(number)`` accepts."""
+    data = (folder / "sky.dnr").read_bytes()
+    entries = [data[4 + 8 * i:12 + 8 * i] for i in range(struct.unpack_from("<I", data)[0])]
+    entries = [e for e in entries if keep(struct.unpack_from("<H", e)[0])]
+    (folder / "sky.dnr").write_bytes(struct.pack("<I", len(entries)) + b"".join(entries))
+
+
+@pytest.mark.parametrize("keep", [lambda n: n >= steel_sky.TEXT_FIRST_FILE,  # the floppy release: no speech
+                                  lambda n: n != steel_sky.TEXT_FIRST_FILE])  # speech, no English text
+def test_a_game_without_speech_or_english_text_asks_for_the_cd_release(tmp_path, keep):
+    folder, program = write_fake_steel_sky(tmp_path / "game")
+    rewrite_index(folder, keep)
+    message = (f"{folder / 'sky.dnr'}: no speech or no English text; the CD release is needed "
+               "(apt-get install beneath-a-steel-sky)")
+    with pytest.raises(steel_sky.DataError) as caught:
+        steel_sky.open_game(folder, program)
+    assert str(caught.value) == message
+
+
+def test_a_program_with_no_tree_at_all_says_what_to_do(tmp_path):
+    folder, _ = write_fake_steel_sky(tmp_path / "game")
+    program = tmp_path / "scummvm"
+    program.write_bytes(b"\x7fELF" + bytes(range(256)) * 3)  # another program: no Huffman tree in it
+    with pytest.raises(steel_sky.DataError, match=r"scummvm: no Huffman tree in it decodes .*apt-get install scummvm"):
+        steel_sky.open_game(folder, program)
+
+
+def test_the_tree_is_chosen_on_the_first_sections_spoken_lines(tmp_path):
+    # The game's tree is told from the other by the English text of section 0 and the lines spoken from it;
+    # the other sections' spoken lines number other lines. With section 1 silent, the choice is the same.
+    folder, program = write_fake_steel_sky(tmp_path / "game")
+    rewrite_index(folder, lambda n: not 50600 <= n < 60000)
+    game = steel_sky.open_game(folder, program)
+    assert game.tree == steel_sky.huffman_trees(program.read_bytes())[1]
+    assert [c.text for c in steel_sky.read_clips(game)][:2] == ["I had to INSPECT it.", "Hey!"]
+
+
+def test_clips_without_a_line_or_a_text_section_are_left_out_and_the_rest_kept(fake_steel_sky):
+    game = steel_sky.open_game(*fake_steel_sky)
+    index = dict(game.disk.index)
+    # Section 0 has 39 lines: a clip past its end has no subtitle (the real game has a few), and is skipped
+    # without losing the clips after it. read_clips reads only the text files, so the entry can be any.
+    index[50500] = index[50000]
+    clips = steel_sky.read_clips(steel_sky.Game(steel_sky.Disk(game.disk.folder, index), game.tree))
+    assert [c.number for c in clips] == [50000, 50001, 50003, 50004, 50005, 50038, 50600]
+    del index[steel_sky.TEXT_FIRST_FILE + 1]  # section 1's text missing: its clips have no subtitle
+    clips = steel_sky.read_clips(steel_sky.Game(steel_sky.Disk(game.disk.folder, index), game.tree))
+    assert [c.number for c in clips] == [50000, 50001, 50003, 50004, 50005, 50038]
