@@ -120,14 +120,19 @@ def test_an_index_too_short_for_its_count_says_so():
         steel_sky.read_index(b"\xff\xff\xff\xff" + bytes(8))
 
 
+def open_game_error(folder, program):
+    """The whole message of the DataError that ``open_game`` raises on the game in ``folder``."""
+    with pytest.raises(steel_sky.DataError) as caught:
+        steel_sky.open_game(folder, program)
+    return str(caught.value)
+
+
 def test_a_truncated_index_names_the_file_the_problem_and_the_fix(tmp_path):
     folder, program = write_fake_steel_sky(tmp_path / "game")
     (folder / "sky.dnr").write_bytes((folder / "sky.dnr").read_bytes()[:30])  # 10 files listed, 3 whole
-    message = (f"{folder / 'sky.dnr'}: not the game's index (sky.dnr lists 10 files but is 30 bytes long); "
-               "reinstall beneath-a-steel-sky (apt-get install --reinstall beneath-a-steel-sky)")
-    with pytest.raises(steel_sky.DataError) as caught:
-        steel_sky.open_game(folder, program)
-    assert str(caught.value) == message
+    assert open_game_error(folder, program) == (
+        f"{folder / 'sky.dnr'}: not the game's index (sky.dnr lists 10 files but is 30 bytes long); "
+        "reinstall beneath-a-steel-sky (apt-get install --reinstall beneath-a-steel-sky)")
 
 
 def test_read_file_reads_its_own_bytes_and_unpacks_only_rnc_data(tmp_path):
@@ -194,11 +199,9 @@ def rewrite_index(folder, keep):
 def test_a_game_without_speech_or_english_text_asks_for_the_cd_release(tmp_path, keep):
     folder, program = write_fake_steel_sky(tmp_path / "game")
     rewrite_index(folder, keep)
-    message = (f"{folder / 'sky.dnr'}: no speech or no English text; the CD release is needed "
-               "(apt-get install beneath-a-steel-sky)")
-    with pytest.raises(steel_sky.DataError) as caught:
-        steel_sky.open_game(folder, program)
-    assert str(caught.value) == message
+    assert open_game_error(folder, program) == (
+        f"{folder / 'sky.dnr'}: no speech or no English text; the CD release is needed "
+        "(apt-get install beneath-a-steel-sky)")
 
 
 def test_a_program_with_no_tree_at_all_says_what_to_do(tmp_path):
