@@ -1746,7 +1746,7 @@ def main(argv=None):
         out, extra_speakers, args.extra_utts, sentences, args.seed, results,
         [s.transcript for s in valid_sentences], lambda batch: run_jobs(batch, args.seed, args.jobs))
     clips += extra_clips
-    # Kokoro's voices read what the training sets spoke: a clip costs a core twelve times a piper one's, so
+    # Kokoro's voices read what the training sets spoke: a clip costs a core ten times a piper one's, so
     # they are spent on voices, not on sentences
     kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES)
     kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
