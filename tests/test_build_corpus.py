@@ -203,6 +203,70 @@ def test_each_effect_is_chosen_at_its_rate(monkeypatch):
         assert abs(calls[name] / 400 - expected) < 0.08, name
 
 
+def voiced(seconds=1.0):
+    """A speech-like test signal at SAMPLE_RATE: a 140 Hz buzz with harmonics up to 7 kHz, its pitch and loudness
+    moving as a voice's do."""
+    t = np.arange(int(seconds * bc.SAMPLE_RATE)) / bc.SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(140 * (1 + 0.1 * np.sin(2 * np.pi * 3 * t))) / bc.SAMPLE_RATE
+    buzz = sum(np.sin(k * phase) / k for k in range(1, 50))
+    return (0.3 * buzz / np.abs(buzz).max() * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+
+
+def high_share(audio, above_hz):
+    """Share of the signal's power above ``above_hz``."""
+    power = np.abs(np.fft.rfft(audio)) ** 2
+    return power[np.fft.rfftfreq(len(audio), 1 / bc.SAMPLE_RATE) > above_hz].sum() / power.sum()
+
+
+@pytest.mark.parametrize("name", sorted(bc.CODECS))
+def test_codec_keeps_the_clip_in_time_and_level(name):
+    """Each codec returns as many float32 samples as it was given, in step with them (its delay taken out) and
+    near their level, but not the same samples: narrowband ones lose what lies above 4 kHz."""
+    audio = voiced()
+    coded = bc.CODECS[name](audio, np.random.default_rng(0))
+    assert coded.dtype == np.float32 and len(coded) == len(audio) and np.isfinite(coded).all()
+    lags = np.arange(-400, 401)
+    match = [np.dot(np.roll(coded, -lag)[400:-400], audio[400:-400]) for lag in lags]
+    assert abs(lags[int(np.argmax(match))]) <= 1, "the codec's delay is left in"  # G.722's is 22, MP3's 1105
+    assert 0.7 < bc.rms(coded) / bc.rms(audio) < 1.3
+    assert not np.allclose(coded, audio, atol=1e-3)
+    narrowband = name in ("g711", "gsm", "adpcm")
+    kept = high_share(coded, 4200) / high_share(audio, 4200)
+    assert (kept < 0.02 if narrowband else kept > 0.05), kept  # G.722 codes its upper band coarsely: 0.08 here
+
+
+def test_transmit_share_and_choice():
+    audio = voiced(0.2)
+    assert bc.transmit(audio, np.random.default_rng(0), 0.0) == (audio, None)
+    names = [bc.transmit(audio, np.random.default_rng(seed), 0.3)[1] for seed in range(600)]
+    coded = [name for name in names if name]
+    assert abs(len(coded) / 600 - 0.3) < 0.06  # binomial spread of 600 draws: about 0.019
+    counts = [coded.count(name) for name in bc.CODECS]
+    assert min(counts) > len(coded) / len(bc.CODECS) / 2, counts  # every codec, about evenly
+
+
+def test_codec_prob_changes_training_clips_only(monkeypatch):
+    """--codec-prob codes training clips and leaves validation clips, and every uncoded clip, as they were."""
+    monkeypatch.setattr(bc, "render", lambda synthesizer, sentence, speaker, rng: voiced(0.5) * rng.uniform(0.5, 1))
+    sentence = bc.Sentence("Love is being stupid together.", "love is being stupid together")
+    train, valid = (bc.Clip(bc.Path("OUT"), bc.speaker_plan(subset, 1, first, seed=0)[0], 0, (sentence,))
+                    for subset, first in ((bc.TRAIN_SET, bc.TRAIN_FIRST_SPEAKER), (bc.VALID_SET, bc.VALID_FIRST_SPEAKER)))
+    for clip, coded in ((train, True), (valid, False)):
+        plain, _ = bc.synthesize_clip(None, clip, seed=0)
+        sent, _ = bc.synthesize_clip(None, clip, seed=0, codec_prob=1.0)
+        assert np.array_equal(plain, sent) != coded, clip.speaker.subset
+    # a clip the draw leaves uncoded is the clip built without the option
+    plain, _ = bc.synthesize_clip(None, train, seed=0)
+    assert np.array_equal(bc.synthesize_clip(None, train, seed=0, codec_prob=1e-9)[0], plain)
+
+
+def test_codec_prob_is_a_share():
+    assert bc.parse_args(["--codec-prob", "0.25"]).codec_prob == 0.25
+    for bad in ("-0.1", "1.5"):
+        with pytest.raises(SystemExit):
+            bc.parse_args(["--codec-prob", bad])
+
+
 def test_speaker_plan():
     speakers = bc.speaker_plan(bc.TRAIN_SET, 6, 1000, seed=0)
     assert [s.id for s in speakers] == list(range(1000, 1006))
