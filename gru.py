@@ -104,31 +104,40 @@ def fast_sigmoid(x):
 def forward(projected, recurrent_kernel, recurrent_bias, initial_state):
     """Run the GRU over every frame.
 
-    Returns outputs (batch, frames, units): the state after each frame; previous (batch, frames, units):
-    the state before it; gates (batch, frames, 4 * units): z, r, c and ``h W_c + b_c`` per frame, which
-    ``backward`` needs.
+    Returns outputs (batch, frames, units): the state after each frame; and, for ``backward``, previous
+    (frames, units, batch): the state before each frame, and gates (frames, 4 * units, batch): z, r, c
+    and ``h W_c + b_c``. Inside the loop a step's arrays are (units, batch) blocks, the batch varying
+    fastest, so each gate is one flat loop over units * batch numbers: one loop per clip and gate ran
+    over 29 to 128 numbers at a time, too few for the compiler's vector loops to pay.
     """
     batch, frames, width = projected.shape
     units = width // 3
+    n = units * batch
+    kernel_t = np.ascontiguousarray(recurrent_kernel.T)  # (3 * units, units)
+    bias = np.empty((width, batch), F32)  # the recurrent bias, one column per clip
+    for j in range(width):
+        bias[j, :] = recurrent_bias[j]
     outputs = np.empty((batch, frames, units), F32)
-    previous = np.empty((batch, frames, units), F32)
-    gates = np.empty((batch, frames, 4 * units), F32)
-    h = initial_state.copy()
+    previous = np.empty((frames, units, batch), F32)
+    gates = np.empty((frames, 4 * units, batch), F32)
+    h = np.ascontiguousarray(initial_state.T)  # (units, batch)
+    x = np.empty((width, batch), F32)  # this frame's projected input
+    recurrent = np.empty((width, batch), F32)  # W^T h
+    h_flat, x_flat, r_flat, b_flat = h.reshape(n), x.reshape(3 * n), recurrent.reshape(3 * n), bias.reshape(3 * n)
     for t in range(frames):
-        recurrent = h @ recurrent_kernel  # (batch, 3 * units)
-        for i in range(batch):
-            # short loops over contiguous rows, each touching few arrays, so that each is vectorised
-            x, g, gate, state = projected[i, t], recurrent[i], gates[i, t], h[i]
-            for j in range(2 * units):  # z, then r
-                gate[j] = fast_sigmoid(x[j] + g[j] + recurrent_bias[j])
-            for j in range(units):
-                gate[3 * units + j] = g[2 * units + j] + recurrent_bias[2 * units + j]
-            for j in range(units):
-                gate[2 * units + j] = fast_tanh(x[2 * units + j] + gate[units + j] * gate[3 * units + j])
-            previous[i, t] = state
-            for j in range(units):
-                state[j] = gate[j] * state[j] + (ONE - gate[j]) * gate[2 * units + j]
-            outputs[i, t] = state
+        x[:, :] = projected[:, t].T
+        np.dot(kernel_t, h, recurrent)
+        g, before = gates[t].reshape(4 * n), previous[t].reshape(n)
+        for k in range(2 * n):  # z, then r
+            g[k] = fast_sigmoid(x_flat[k] + r_flat[k] + b_flat[k])
+        for k in range(2 * n, 3 * n):  # h W_c + b_c
+            g[n + k] = r_flat[k] + b_flat[k]
+        for k in range(n):  # the candidate c
+            g[2 * n + k] = fast_tanh(x_flat[2 * n + k] + g[n + k] * g[3 * n + k])
+        for k in range(n):
+            before[k] = h_flat[k]
+            h_flat[k] = g[k] * h_flat[k] + (ONE - g[k]) * g[2 * n + k]
+        outputs[:, t] = h.T
     return outputs, previous, gates
 
 
@@ -137,39 +146,53 @@ def backward(upstream, previous, gates, recurrent_kernel):
     """Back-propagate d loss / d outputs (batch, frames, units) through the whole sequence.
 
     Returns the gradients with respect to projected (batch, frames, 3 * units), recurrent_kernel,
-    recurrent_bias and initial_state. The kernel's gradient is one product over all frames at the end.
+    recurrent_bias and initial_state. Steps run in ``forward``'s (units, batch) blocks.
     """
     batch, frames, units = upstream.shape
-    kernel_t = np.ascontiguousarray(recurrent_kernel.T)
+    n = units * batch
     d_projected = np.empty((batch, frames, 3 * units), F32)
-    d_recurrent = np.empty((batch, frames, 3 * units), F32)  # d loss / d (h W + b) at each frame
-    step = np.empty((batch, 3 * units), F32)
-    dh = np.zeros((batch, units), F32)
+    up = np.empty((units, batch), F32)  # this frame's upstream gradient
+    d_x = np.empty((3 * units, batch), F32)  # d loss / d projected at this frame
+    step = np.empty((3 * units, batch), F32)  # d loss / d (W^T h + b) at this frame
+    dh = np.zeros((units, batch), F32)
+    through_kernel = np.empty((units, batch), F32)  # W step
+    before_t = np.empty((batch, units), F32)
+    d_kernel_t = np.zeros((3 * units, units), F32)
+    d_kernel_step = np.empty((3 * units, units), F32)
+    d_bias = np.zeros((3 * units, batch), F32)
+    up_flat, dx, s, dh_flat, w_flat = (up.reshape(n), d_x.reshape(3 * n), step.reshape(3 * n), dh.reshape(n),
+                                       through_kernel.reshape(n))
+    dk_flat, dks_flat, db_flat = d_kernel_t.reshape(3 * units * units), d_kernel_step.reshape(3 * units * units), \
+        d_bias.reshape(3 * n)
     for t in range(frames - 1, -1, -1):
-        for i in range(batch):
-            gate, before, up, d_x, d_h, d_step = (gates[i, t], previous[i, t], upstream[i, t],
-                                                 d_projected[i, t], dh[i], step[i])
-            for j in range(units):
-                d_h[j] += up[j]
-            for j in range(units):  # the update gate: d h' / d z = h - c
-                z = gate[j]
-                d_x[j] = d_h[j] * (before[j] - gate[2 * units + j]) * z * (ONE - z)
-            for j in range(units):  # the candidate, then the reset gate that scales h W_c + b_c in it
-                c, r = gate[2 * units + j], gate[units + j]
-                dc = d_h[j] * (ONE - gate[j]) * (ONE - c * c)
-                d_x[2 * units + j] = dc
-                d_x[units + j] = dc * gate[3 * units + j] * r * (ONE - r)
-                d_step[2 * units + j] = dc * r
-            for j in range(2 * units):
-                d_step[j] = d_x[j]
-            for j in range(units):
-                d_h[j] *= gate[j]
-        d_recurrent[:, t] = step
-        dh += step @ kernel_t
-    flat = d_recurrent.reshape(batch * frames, 3 * units)
-    d_kernel = previous.reshape(batch * frames, units).T @ flat
-    d_bias = flat.sum(axis=0)
-    return d_projected, d_kernel, d_bias, dh
+        up[:, :] = upstream[:, t].T
+        g, before = gates[t].reshape(4 * n), previous[t].reshape(n)
+        for k in range(n):
+            dh_flat[k] += up_flat[k]
+        for k in range(n):  # the update gate: d h' / d z = h - c
+            z = g[k]
+            dx[k] = dh_flat[k] * (before[k] - g[2 * n + k]) * z * (ONE - z)
+            s[k] = dx[k]
+        for k in range(n):  # the candidate, then the reset gate that scales h W_c + b_c in it
+            c, r = g[2 * n + k], g[n + k]
+            dc = dh_flat[k] * (ONE - g[k]) * (ONE - c * c)
+            dx[2 * n + k] = dc
+            dx[n + k] = dc * g[3 * n + k] * r * (ONE - r)
+            s[n + k] = dx[n + k]
+            s[2 * n + k] = dc * r
+        for k in range(n):
+            dh_flat[k] *= g[k]
+        np.dot(recurrent_kernel, step, through_kernel)
+        for k in range(n):
+            dh_flat[k] += w_flat[k]
+        before_t[:, :] = previous[t].T
+        np.dot(step, before_t, d_kernel_step)
+        for k in range(3 * units * units):
+            dk_flat[k] += dks_flat[k]
+        for k in range(3 * n):
+            db_flat[k] += s[k]
+        d_projected[:, t] = d_x.T
+    return d_projected, np.ascontiguousarray(d_kernel_t.T), d_bias.sum(axis=1), np.ascontiguousarray(dh.T)
 
 
 def gru_sequence(projected, recurrent_kernel, recurrent_bias, initial_state):
@@ -180,11 +203,10 @@ def gru_sequence(projected, recurrent_kernel, recurrent_bias, initial_state):
         outputs, previous, gates = tf.numpy_function(
             forward, [projected, recurrent_kernel, recurrent_bias, initial_state],
             [tf.float32, tf.float32, tf.float32], stateful=False)
-        units = recurrent_kernel.shape[0]
-        state_shape = projected.shape[:2] + (units,)
-        outputs.set_shape(state_shape)
-        previous.set_shape(state_shape)
-        gates.set_shape(projected.shape[:2] + (4 * units,))
+        batch, frames, units = projected.shape[0], projected.shape[1], recurrent_kernel.shape[0]
+        outputs.set_shape((batch, frames, units))
+        previous.set_shape((frames, units, batch))
+        gates.set_shape((frames, 4 * units, batch))
 
         def gradient(upstream):
             grads = tf.numpy_function(

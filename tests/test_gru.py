@@ -44,9 +44,10 @@ def test_forward_is_the_gru(units):
     outputs, previous, gates = gru.forward(projected, kernel, bias, state)
     want = reference_outputs(projected, kernel, bias, state)
     np.testing.assert_allclose(outputs, want, atol=2e-6)
-    np.testing.assert_allclose(previous[:, 0], state)
-    np.testing.assert_allclose(previous[:, 1:], outputs[:, :-1])
-    assert gates.shape == projected.shape[:2] + (4 * units,)
+    # the states before each frame and the gates, frame by frame, a clip per column
+    np.testing.assert_allclose(previous[0], state.T)
+    np.testing.assert_allclose(previous[1:], outputs[:, :-1].transpose(1, 2, 0))
+    assert gates.shape == (projected.shape[1], 4 * units, projected.shape[0])
 
 
 def numeric_gradient(loss, array, index, step=1e-3):
