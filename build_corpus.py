@@ -957,8 +957,7 @@ def through_g722(audio, bit_rate):
 
     pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
     coded = G722.G722(SAMPLE_RATE, bit_rate).encode(pcm)
-    decoded = np.asarray(G722.G722(SAMPLE_RATE, bit_rate).decode(coded), dtype=np.float32) / 32768
-    return fitted(decoded[G722_DELAY:], len(audio))
+    return fitted(g722_samples(coded, bit_rate)[G722_DELAY:], len(audio))
 
 
 def fitted(audio, n):
@@ -1028,7 +1027,7 @@ def synthesize_clip(synthesizer, clip, seed, codec_prob=0.0):
                                      clip.utt, attempt])
         audio = render(synthesizer, sentence, clip.speaker, rng)
         if len(audio) <= MAX_CLIP_S * SAMPLE_RATE:
-            if clip.speaker.subset in CODED_SETS:
+            if codec_prob and clip.speaker.subset in CODED_SETS:
                 audio, _ = transmit(audio, codec_rng(seed, clip.speaker.subset, clip.speaker.id, clip.utt),
                                     codec_prob)
             return audio, sentence
@@ -1210,12 +1209,17 @@ def asterisk_prompts(sound_dir, texts_file):
     return prompts
 
 
-def decode_g722(path):
-    """The samples of a raw G.722 file (64 kbit/s, 16 kHz) as float32 in [-1, 1)."""
+def g722_samples(coded, bit_rate):
+    """G.722 bytes (16 kHz, coded at ``bit_rate`` bit/s) decoded, as float32 samples in [-1, 1)."""
     import G722
 
-    pcm = G722.G722(SAMPLE_RATE, G722_BIT_RATE, use_numpy=False).decode(path.read_bytes())
+    pcm = G722.G722(SAMPLE_RATE, bit_rate, use_numpy=False).decode(coded)
     return np.frombuffer(pcm.tobytes(), dtype=np.int16).astype(np.float32) / 32768
+
+
+def decode_g722(path):
+    """The samples of a raw G.722 file (64 kbit/s, 16 kHz) as float32 in [-1, 1)."""
+    return g722_samples(path.read_bytes(), G722_BIT_RATE)
 
 
 def copy_real_prompts(sound_dir, texts_file, out):
