@@ -88,3 +88,80 @@ def test_the_last_frame_gets_only_its_own_gradient():
     d_projected, _, _, d_state = gru.backward(upstream, previous, gates, kernel)
     assert not d_projected[:, 1:].any()
     assert d_state.any() and d_projected[:, 0].any()
+
+
+def mkl_or_skip():
+    library = gru.load_mkl()
+    if library is None:
+        pytest.skip("Intel MKL is not installed (the `mkl` wheel is for Linux x86-64)")
+    return library
+
+
+@pytest.mark.parametrize("batch, units", [(3, 5), (16, 40)])
+def test_bfloat16_products_give_the_float32_gru_to_bfloat16_rounding(batch, units):
+    bf16_forward, bf16_backward = gru.bfloat16_product_kernels(mkl_or_skip())
+    projected, kernel, bias, state = inputs(batch=batch, units=units, frames=12)
+    upstream = np.random.default_rng(3).normal(size=(batch, 12, units)).astype(np.float32)
+    want = gru.forward(projected, kernel, bias, state)
+    got = bf16_forward(projected, kernel, bias, state)
+    want_grads = gru.backward(upstream, want[1], want[2], kernel)
+    got_grads = bf16_backward(upstream, got[1], got[2], kernel)
+    for name, w, g in zip(["outputs", "previous", "gates", "d_projected", "d_kernel", "d_bias", "d_state"],
+                          [*want, *want_grads], [*got, *got_grads]):
+        assert g.shape == w.shape and g.dtype == np.float32, name
+        error = np.abs(g - w).max() / np.abs(w).max()
+        # bfloat16 keeps 8 bits of mantissa: rounded (so not float32's products), and only rounded
+        assert 1e-6 < error < 2e-2, (name, error)
+
+
+def test_the_bfloat16_kernel_is_used_only_where_it_applies(tmp_path, monkeypatch):
+    assert gru.load_mkl(prefix=str(tmp_path)) is None  # no MKL in that environment: float32
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
+    assert {"amx_bf16", "avx512_bf16"} <= gru.cpu_flags(str(cpuinfo))
+    assert gru.cpu_flags(str(tmp_path / "missing")) == set()
+
+    def kernels(bfloat16, flags, library, forced=None):
+        monkeypatch.setattr(gru, "BFLOAT16", bfloat16)
+        monkeypatch.setattr(gru, "cpu_flags", lambda: set(flags))
+        monkeypatch.setattr(gru, "load_mkl", lambda: library)
+        monkeypatch.setattr(gru, "bfloat16_product_kernels", lambda lib: ("forward", "backward"))
+        if forced is None:
+            monkeypatch.delenv("VUI_BF16", raising=False)
+        else:
+            monkeypatch.setenv("VUI_BF16", forced)
+        gru.bfloat16_kernels.cache_clear()
+        try:
+            return gru.bfloat16_kernels()
+        finally:
+            gru.bfloat16_kernels.cache_clear()
+
+    mkl = object()
+    assert kernels(True, {"amx_bf16"}, mkl) == ("forward", "backward")
+    assert kernels(True, {"avx512_bf16"}, mkl) is None  # measured to pay with AMX only
+    assert kernels(True, {"avx512_bf16"}, mkl, forced="1") == ("forward", "backward")
+    assert kernels(False, {"amx_bf16"}, mkl) is None  # VUI_BF16=0, or no bfloat16 at all
+    assert kernels(True, {"amx_bf16"}, None) is None  # MKL not installed
+
+
+def test_sequences_run_in_float32_unless_asked(monkeypatch):
+    # gru_sequence takes the bfloat16 kernels only when asked to and they apply; inference never asks
+    import tensorflow as tf
+
+    calls = []
+
+    def recording(name, kernel):
+        def run(*arrays):
+            calls.append(name)
+            return kernel(*arrays)
+        return run
+
+    float32_forward = gru.forward
+    monkeypatch.setattr(gru, "forward", recording("float32", float32_forward))
+    monkeypatch.setattr(gru, "bfloat16_kernels", lambda: (recording("bfloat16", float32_forward), None))
+    projected, kernel, bias, state = inputs()
+    for in_bfloat16, want in [(False, "float32"), (True, "bfloat16")]:
+        calls.clear()
+        outputs = tf.function(lambda p: gru.gru_sequence(p, kernel, bias, state, in_bfloat16))(projected)
+        assert calls == [want]
+        np.testing.assert_allclose(outputs.numpy(), reference_outputs(projected, kernel, bias, state), atol=2e-6)

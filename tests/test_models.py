@@ -170,3 +170,46 @@ def test_bfloat16_follows_the_cpu_unless_told(tmp_path, monkeypatch):
     assert not gru.bfloat16_setting("auto")
     with pytest.raises(ValueError, match="VUI_BF16='yes'"):
         gru.bfloat16_setting("yes")
+
+
+def test_fused_batch_normalization_is_keras_batch_normalization():
+    # the same outputs, gradients and moving statistics as Keras' layer in training, and its inference
+    import keras
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(0).normal(1.0, 3.0, size=(4, 11, 6)).astype("float32"))
+    ours, keras_bn = sm.BatchNormalization(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+    results = []
+    for layer in (ours, keras_bn):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, 6).astype("float32"))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 6).astype("float32"))
+
+        @tf.function
+        def step(a, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(a)
+                y = layer(a, training=True)
+                loss = tf.reduce_sum(y * tf.sin(y))
+            return [y, *tape.gradient(loss, [a, layer.gamma, layer.beta])]
+
+        results.append([t.numpy() for t in step(x)] + [layer.moving_mean.numpy(), layer.moving_variance.numpy(),
+                                                       layer(x, training=False).numpy()])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    assert not np.allclose(results[0][4], 0) and not np.allclose(results[0][5], 1)  # the statistics moved
+
+
+def test_dropout_keeps_the_share_and_scale_of_keras_dropout():
+    import tensorflow as tf
+
+    layer = sm.Dropout(0.25, seed=3)
+    ones = tf.ones((64, 50, 32))
+    first, second = layer(ones, training=True).numpy(), layer(ones, training=True).numpy()
+    assert set(np.unique(first)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((first != 0).mean() - 0.75) < 0.01
+    assert (first != second).mean() > 0.2  # a fresh mask at every call
+    np.testing.assert_array_equal(layer(ones, training=False).numpy(), ones.numpy())
+    # inside a compiled training step too, the mask changes from step to step
+    step = tf.function(lambda a: layer(a, training=True))
+    assert (step(ones).numpy() != step(ones).numpy()).mean() > 0.2
