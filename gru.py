@@ -73,7 +73,8 @@ def bfloat16_setting(value):
     return cpu_has_bfloat16() if value == "auto" else value == "1"
 
 
-BFLOAT16 = bfloat16_setting(os.environ.get("VUI_BF16", "auto"))
+BFLOAT16_SETTING = os.environ.get("VUI_BF16", "auto")
+BFLOAT16 = bfloat16_setting(BFLOAT16_SETTING)
 
 
 def trains_in_bfloat16(kernel, training):
@@ -332,7 +333,7 @@ def bfloat16_product_kernels(library):
 def bfloat16_kernels():
     """(forward, backward) with bfloat16 per-step products, compiled on first use; None where they do not
     apply: ``BFLOAT16`` off, a CPU without AMX (unless ``VUI_BF16=1``), or no MKL to load."""
-    forced = os.environ.get("VUI_BF16") == "1"
+    forced = BFLOAT16_SETTING == "1"
     if not BFLOAT16 or not (forced or cpu_flags() & set(RECURRENT_BFLOAT16_CPU_FLAGS)):
         return None
     library = load_mkl()

@@ -126,10 +126,7 @@ def test_the_bfloat16_kernel_is_used_only_where_it_applies(tmp_path, monkeypatch
         monkeypatch.setattr(gru, "cpu_flags", lambda: set(flags))
         monkeypatch.setattr(gru, "load_mkl", lambda: library)
         monkeypatch.setattr(gru, "bfloat16_product_kernels", lambda lib: ("forward", "backward"))
-        if forced is None:
-            monkeypatch.delenv("VUI_BF16", raising=False)
-        else:
-            monkeypatch.setenv("VUI_BF16", forced)
+        monkeypatch.setattr(gru, "BFLOAT16_SETTING", forced or "auto")
         gru.bfloat16_kernels.cache_clear()
         try:
             return gru.bfloat16_kernels()
