@@ -1811,7 +1811,7 @@ def parse_args(argv):
 def summary(clips, results, started):
     """Lines describing what the corpus holds, per set."""
     lines = []
-    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, *VOICE_SETS, VALID_SET, NEW_ENGINE_SET):
+    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET, PICO_SET, VALID_SET, NEW_ENGINE_SET):
         done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
         if not done:
             continue
@@ -1844,10 +1844,9 @@ def main(argv=None):
                                        args.kokoro_utts),
                           PICO_SET: (speaker_plan(PICO_SET, args.pico_speakers, PICO_FIRST_SPEAKER, args.seed),
                                      args.pico_utts)}
-    kokoro_speakers = voice_set_speakers[KOKORO_SET][0]
-    speakers = (train_speakers + more_speakers + extra_speakers
-                + [speaker for set_speakers, _ in voice_set_speakers.values() for speaker in set_speakers]
-                + valid_speakers + new_engine_speakers)
+    kokoro_speakers, pico_speakers = (voice_set_speakers[subset][0] for subset in (KOKORO_SET, PICO_SET))
+    speakers = (train_speakers + more_speakers + extra_speakers + kokoro_speakers + pico_speakers + valid_speakers
+                + new_engine_speakers)
     missing = missing_engines({s.voice.engine for s in speakers})
     if missing:
         raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "
