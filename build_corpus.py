@@ -1785,16 +1785,18 @@ def parse_args(argv):
         parser.error("--codec-prob is a share of clips, in 0..1")
     if not MIN_WORDS <= args.max_words <= MAX_SPOKEN_WORDS:
         parser.error(f"--max-words must be in {MIN_WORDS}..{MAX_SPOKEN_WORDS}")
-    # each set's speaker ids end where the next set's begin
-    for option, count, first, end in (
-            ("--train-speakers", args.train_speakers, TRAIN_FIRST_SPEAKER, MORE_FIRST_SPEAKER),
-            ("--more-speakers", args.more_speakers, MORE_FIRST_SPEAKER, VALID_FIRST_SPEAKER),
-            ("--valid-speakers", args.valid_speakers, VALID_FIRST_SPEAKER, EXTRA_FIRST_SPEAKER),
-            ("--extra-speakers", args.extra_speakers, EXTRA_FIRST_SPEAKER, KOKORO_FIRST_SPEAKER),
-            ("--kokoro-speakers", args.kokoro_speakers, KOKORO_FIRST_SPEAKER, PICO_FIRST_SPEAKER),
-            ("--pico-speakers", args.pico_speakers, PICO_FIRST_SPEAKER, NEW_ENGINE_FIRST_SPEAKER)):
-        if count > end - first:
-            parser.error(f"{option} must be at most {end - first}")
+    if args.train_speakers > MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER:
+        parser.error(f"--train-speakers must be at most {MORE_FIRST_SPEAKER - TRAIN_FIRST_SPEAKER}")
+    if args.more_speakers > VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER:
+        parser.error(f"--more-speakers must be at most {VALID_FIRST_SPEAKER - MORE_FIRST_SPEAKER}")
+    if args.valid_speakers > EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER:
+        parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
+    if args.extra_speakers > KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
+        parser.error(f"--extra-speakers must be at most {KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
+    if args.kokoro_speakers > PICO_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER:
+        parser.error(f"--kokoro-speakers must be at most {PICO_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER}")
+    if args.pico_speakers > NEW_ENGINE_FIRST_SPEAKER - PICO_FIRST_SPEAKER:
+        parser.error(f"--pico-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - PICO_FIRST_SPEAKER}")
     if args.new_engine_speakers is None:
         args.new_engine_speakers = args.valid_speakers
     if not 0 <= args.new_engine_speakers <= args.valid_speakers:

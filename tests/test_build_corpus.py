@@ -492,16 +492,6 @@ def test_every_engine_speaks_every_voice_alike_each_time(voice, engine):
     assert len(slow) / rate > 1.1 * len(voice.speak(bc.VOICES[engine][0], text, 1.0)[0]) / rate
 
 
-@pytest.mark.parametrize("option, most", [("--train-speakers", 2000), ("--more-speakers", 2000),
-                                          ("--valid-speakers", 1000), ("--extra-speakers", 1000),
-                                          ("--kokoro-speakers", 500), ("--pico-speakers", 500)])
-def test_a_set_may_not_run_into_the_next_sets_speaker_ids(option, most, capsys):
-    assert bc.parse_args([option, str(most)])
-    with pytest.raises(SystemExit):
-        bc.parse_args([option, str(most + 1)])
-    assert f"{option} must be at most {most}" in capsys.readouterr().err
-
-
 def test_missing_engine_names_the_package(monkeypatch):
     monkeypatch.setattr(bc.shutil, "which", lambda program: None)
     assert bc.missing_engines({"piper", "flite", "festival"}) == {
