@@ -8,9 +8,6 @@ SEED   ?= 0
 # speakers in Kokoro's neural voices (build_corpus.py --kokoro-speakers), for the final model's training set;
 # after changing it, rm LibriSpeech/.built and make corpus again
 KOKORO_SPEAKERS ?= 0
-# speakers in SVOX Pico's two voices (build_corpus.py --pico-speakers, 20 clips each), for the final model's
-# training set; after changing it, rm LibriSpeech/.built and make corpus again
-PICO_SPEAKERS ?= 0
 # share of the synthetic training clips sent through a phone codec or a low-rate MP3 or Opus file
 # (build_corpus.py --codec-prob); after changing it, rm -r LibriSpeech/synth-train* and make corpus again
 CODEC_PROB ?= 0
@@ -61,7 +58,7 @@ corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_en
         real_prompts_corpus.json real_sentences_corpus.json real_dialogue_corpus.json \
         real_dialogue_train_corpus.json real_drascula_corpus.json
 LibriSpeech/.built: build_corpus.py amazon_queen.py drascula.py steel_sky.py $(VENV)/.installed
-	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED) --kokoro-speakers $(KOKORO_SPEAKERS) --pico-speakers $(PICO_SPEAKERS) --codec-prob $(CODEC_PROB)
+	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED) --kokoro-speakers $(KOKORO_SPEAKERS) --codec-prob $(CODEC_PROB)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
 	touch $@
 train_corpus.json: LibriSpeech/.built create_desc_json.py
@@ -86,12 +83,11 @@ real_dialogue_train_corpus.json: LibriSpeech/.built create_desc_json.py
 # another game's characters, never trained on
 real_drascula_corpus.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/real-drascula $@
-# the final model's training set: synth-train, synth-train-more, synth-train-extra, Kokoro's and Pico's voices
-# (when built) and the game actors' lines
+# the final model's training set: synth-train, synth-train-more, synth-train-extra, Kokoro's voices (when built)
+# and the game actors' lines
 train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 	$(PY) create_desc_json.py LibriSpeech/synth-train LibriSpeech/synth-train-more LibriSpeech/synth-train-extra \
-	    $(if $(filter-out 0,$(KOKORO_SPEAKERS)),LibriSpeech/synth-train-kokoro) \
-	    $(if $(filter-out 0,$(PICO_SPEAKERS)),LibriSpeech/synth-train-pico) LibriSpeech/real-dialogue-train $@
+	    $(if $(filter-out 0,$(KOKORO_SPEAKERS)),LibriSpeech/synth-train-kokoro) LibriSpeech/real-dialogue-train $@
 
 # run every cell headless (kernel python3), then export the report reviewers read
 notebook: corpus

@@ -7,7 +7,6 @@ builds without the network):
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--kokoro-speakers 0] [--kokoro-utts 5]
-                           [--pico-speakers 0] [--pico-utts 20]
                            [--codec-prob 0] [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
                            [--real-drascula DRASCULA_DIR] [--real-steel-sky STEEL_SKY_DIR] [--scummvm PROGRAM]
@@ -26,8 +25,6 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                                speak from what the rounds before left unheard)
     OUT/synth-train-kokoro/... with --kokoro-speakers: the neural voices of Kokoro-82M (American and British
                                women and men, and blends of two), reading sentences the sets above spoke
-    OUT/synth-train-pico/...   with --pico-speakers: SVOX Pico's two voices, each made into women and men,
-                               reading sentences the sets above spoke
     OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
     OUT/real-prompts/...   a person reading the telephone prompts of Asterisk (Debian
@@ -47,7 +44,7 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                            real-sentences person's or voice actor's: who, and the recording's package)
     OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
 
-Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, festival, Kokoro or Pico) -> Praat
+Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, festival or Kokoro) -> Praat
 "Change gender" (formant shift and pitch make one voice into many male and female pseudo-speakers; not for
 Kokoro, whose voices are many people's already) -> soxr resample to 16 kHz -> trim edge silence -> on some
 clips reverberation, background noise, microphone colour, band limiting -> peak gain and a faint noise floor
@@ -60,8 +57,7 @@ kept only when speech will match the transcript exactly (no digits, abbreviation
 Determinism: every random choice comes from a numpy Generator seeded by (seed, set, speaker, utt), and
 Praat's own generator is seeded per clip, so the same --seed gives the same bytes whatever --jobs is.
 piper's model draws its noise from onnxruntime's unseedable per-session generator, so noise_scale and
-noise_w_scale are set to 0 (the model's mean prediction); Kokoro's model draws no random numbers; Pico speaks
-each clip with a new engine, since an engine's speech depends on what it spoke before. Synthesis
+noise_w_scale are set to 0 (the model's mean prediction); Kokoro's model draws no random numbers. Synthesis
 is then bit-identical run to run on the same machine (onnxruntime runs single-threaded per worker; other
 CPUs may round differently).
 
@@ -110,7 +106,6 @@ MAX_CLIP_S = 10.0  # s: longer clips are replaced by the clip's next reserved se
 TRAIN_SET, VALID_SET, MORE_SET = "synth-train", "synth-valid", "synth-train-more"
 EXTRA_SET = "synth-train-extra"
 KOKORO_SET = "synth-train-kokoro"  # the final model's training speech in Kokoro's voices
-PICO_SET = "synth-train-pico"  # the final model's training speech in SVOX Pico's voices
 NEW_ENGINE_SET = "synth-valid-new-engine"  # the validation sentences, spoken by an engine never trained on
 REAL_WORDS_SET = "real-words"  # real human speech: Debian ktuberling-data's spoken English words
 REAL_PROMPTS_SET = "real-prompts"  # real human speech: a person reading Asterisk's telephone prompts
@@ -126,7 +121,6 @@ MORE_FIRST_SPEAKER = 3000
 VALID_FIRST_SPEAKER = 5000
 EXTRA_FIRST_SPEAKER = 6000
 KOKORO_FIRST_SPEAKER = 7000
-PICO_FIRST_SPEAKER = 7500
 NEW_ENGINE_FIRST_SPEAKER = 8000
 REAL_WORDS_SPEAKER = 9000
 REAL_PROMPTS_SPEAKER = 9100
@@ -175,9 +169,6 @@ KOKORO_BLEND_PROB = 0.6  # share of speakers whose voice is a blend
 KOKORO_BLEND_WEIGHT = (0.3, 0.7)  # share of the first voice's style vector in a blend
 KOKORO_RATE = (0.87, 1.18)  # length scale: Kokoro's speed 1.15 to 0.85
 KOKORO_STYLE_SHAPE = (510, 1, 256)  # a voice's style vectors, one per count of phonemes spoken
-PICO_SAMPLE_RATE = 16000  # Hz
-PICO_NORMAL_RATE = 100  # Pico's speaking rate property, percent of its normal speed
-PICO_SPEAKERS = 0  # --pico-speakers' default
 UNSHIFTED_ENGINES = frozenset({"kokoro"})  # engines whose voices Praat does not change
 
 # Real speech: words a person speaks in KTuberling, a children's game (Debian package ktuberling-data)
@@ -316,7 +307,7 @@ MIC_Q = (0.7, 2.0)  # quality factor: broad to narrow peaks
 PEAK_DBFS = (-6.0, -1.0)  # dBFS, clip peak level
 NOISE_FLOOR_DBFS = (-84.0, -76.0)  # dBFS RMS: real recordings sit near -80, TTS silence at -120
 # Transmission: the finished clip sent through a phone line or a lossy file (--codec-prob), on training clips
-CODED_SETS = (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET, PICO_SET)
+CODED_SETS = (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET)
 NARROWBAND_RATE = 8000  # Hz, the sampling rate of a landline or GSM call
 G722_BIT_RATES = (48000, 56000, 64000)  # bit/s, wideband (HD voice) calls
 G722_DELAY = 22  # samples at SAMPLE_RATE: G.722's two filter banks, coder and decoder
@@ -340,7 +331,7 @@ _SYNTHESIZER = None  # the Synthesizer of this (worker) process, see init_worker
 @dataclasses.dataclass(frozen=True)
 class Voice:
     """One text-to-speech voice: the engine that speaks it, its name for that engine, and its sex."""
-    engine: str  # a key of ENGINE_PROGRAMS, "piper", "kokoro" or "pico"
+    engine: str  # a key of ENGINE_PROGRAMS, "piper" or "kokoro"
     name: str
     sex: str  # "F" or "M": the source voice's, which Praat then shifts
     blend: str = ""  # kokoro: a second voice of the engine, mixed into this one
@@ -366,8 +357,6 @@ ESPEAK_VOICES = tuple(Voice("espeak-ng", f"{accent}+{variant}", sex)
                       for accent in ESPEAK_ACCENTS for variant, sex in ESPEAK_VARIANTS)
 FESTIVAL_VOICES = tuple(Voice("festival", name, sex) for name, sex in (
     ("cmu_us_slt_arctic_hts", "F"), ("kal_diphone", "M"), ("ked_diphone", "M")))
-# SVOX Pico's two English voices (PyPI ttspico, built from its sdist with a C compiler): a US and a British woman
-PICO_VOICES = (Voice("pico", "en-US", "F"), Voice("pico", "en-GB", "F"))
 # Kokoro's English voices: the name's first letter is the accent (a: American, b: British), its second the sex
 KOKORO_VOICES = tuple(Voice("kokoro", name, name[1].upper()) for name in (
     "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova", "af_river",
@@ -375,15 +364,13 @@ KOKORO_VOICES = tuple(Voice("kokoro", name, name[1].upper()) for name in (
     "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
     "bm_lewis"))
 VOICES = {"piper": PIPER_VOICES, "flite": FLITE_VOICES, "espeak-ng": ESPEAK_VOICES,
-          "festival": FESTIVAL_VOICES, "kokoro": KOKORO_VOICES, "pico": PICO_VOICES}
+          "festival": FESTIVAL_VOICES, "kokoro": KOKORO_VOICES}
 # (program, Debian packages) of the engines that run as programs
 ENGINE_PROGRAMS = {"flite": ("flite", "flite"), "espeak-ng": ("espeak-ng", "espeak-ng"),
                    "festival": ("text2wave", "festival festvox-us-slt-hts festvox-kallpc16k "
                                              "festvox-kdlpc16k")}
 TRAIN_ENGINES = {"piper": 0.5, "flite": 0.25, "espeak-ng": 0.25}  # share of training speakers
 NEW_ENGINE = "festival"  # no training clip is spoken by it: the new-engine validation set's engine
-# Sets that add voices, not sentences: each reads what the training sets spoke, in one engine's voices
-VOICE_SETS = {KOKORO_SET: "kokoro", PICO_SET: "pico"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -645,16 +632,16 @@ def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, val
     return clips
 
 
-def spoken_training_sentences(results, seed, n, subset):
-    """``n`` sentences the training sets' clips spoke (``results``, as run_jobs returns): each once in a
-    shuffle seeded by ``seed`` and ``subset``, then round again if ``n`` is more. The text of a set of
-    VOICE_SETS: it adds voices, never a sentence the other training sets lack."""
+def spoken_training_sentences(results, seed, n):
+    """``n`` sentences the training sets' clips spoke (``results``, as run_jobs returns): each once in a seeded
+    shuffle, then round again if ``n`` is more. The Kokoro set's text: it adds voices, never a sentence the
+    other training sets lack."""
     training = (TRAIN_SET, MORE_SET, EXTRA_SET)
     spoken = {r[1].transcript: r[1] for _, r in sorted(results.items()) if r[0].speaker.subset in training}
     if n and not spoken:
-        raise SystemExit(f"build_corpus: {subset} reads what the training sets spoke, and they spoke nothing")
+        raise SystemExit(f"build_corpus: {KOKORO_SET} reads what the training sets spoke, and they spoke nothing")
     sentences = [spoken[transcript] for transcript in sorted(spoken)]
-    order = np.random.default_rng([seed, stream_id(subset)]).permutation(len(sentences))
+    order = np.random.default_rng([seed, stream_id(KOKORO_SET)]).permutation(len(sentences))
     return [sentences[order[i % len(order)]] for i in range(n)]
 
 
@@ -665,22 +652,17 @@ def stream_id(name):
 
 def set_engines(subset):
     """{engine: share of speakers} of a set: piper alone for validation, the held-out engine alone for the
-    new-engine validation set, its own engine alone for a set of VOICE_SETS, TRAIN_ENGINES for the other
-    training sets."""
-    if subset in VOICE_SETS:
-        return {VOICE_SETS[subset]: 1.0}
-    return {VALID_SET: {"piper": 1.0}, NEW_ENGINE_SET: {NEW_ENGINE: 1.0}}.get(subset, TRAIN_ENGINES)
+    new-engine validation set, Kokoro alone for its set, TRAIN_ENGINES for the other training sets."""
+    return {VALID_SET: {"piper": 1.0}, NEW_ENGINE_SET: {NEW_ENGINE: 1.0},
+            KOKORO_SET: {"kokoro": 1.0}}.get(subset, TRAIN_ENGINES)
 
 
 def pick_voice(engines, i, rng):
     """Speaker i's voice: an engine drawn by share; in a one-engine set its voices in turn, so even a few
-    speakers cover them all. Speakers alternate women and men (``speaker_plan``): an even number of voices
-    that Praat shifts take turns by pairs, a woman then a man, or each voice would only ever be one sex."""
+    speakers cover them all."""
     names = sorted(engines)
     if len(names) == 1:
-        voices = VOICES[names[0]]
-        paired = len(voices) % 2 == 0 and names[0] not in UNSHIFTED_ENGINES
-        return voices[(i // 2 if paired else i) % len(voices)]
+        return VOICES[names[0]][i % len(VOICES[names[0]])]
     shares = np.array([engines[name] for name in names], dtype=float)
     voices = VOICES[names[rng.choice(len(names), p=shares / shares.sum())]]
     return voices[rng.integers(len(voices))]
@@ -818,27 +800,9 @@ def missing_engines(engines):
             if engine in ENGINE_PROGRAMS and shutil.which(ENGINE_PROGRAMS[engine][0]) is None}
 
 
-def pico_speak(voice, text, length_scale):
-    """float32 samples at PICO_SAMPLE_RATE of SVOX Pico speaking ``text`` in ``voice`` (its language).
-
-    A new engine for every call: an engine's speech depends on what it spoke before, so a reused one would
-    make a clip depend on the order the build's processes happen to take clips in."""
-    try:
-        import ttspico
-    except ImportError:
-        raise SystemExit("build_corpus: SVOX Pico's voices need the ttspico package; install it with "
-                         "'pip install ttspico==0.3.2' (it compiles: a C compiler is needed), or make env")
-    engine = ttspico.TtsEngine(voice.name)
-    engine.rate = round(PICO_NORMAL_RATE / length_scale)
-    pcm = engine.speak(text)
-    if not pcm:
-        raise RuntimeError(f"{voice.label} spoke nothing for {text!r}")
-    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
-
-
 class Synthesizer:
-    """Speaks text in any Voice: piper, Kokoro and Pico in-process (piper and Kokoro loaded on first use, Kokoro's
-    files from ``downloads``), the other engines as programs writing into a scratch folder of this process's own."""
+    """Speaks text in any Voice: piper and Kokoro in-process (each loaded on first use; Kokoro's files from
+    ``downloads``), the other engines as programs writing into a scratch folder of this process's own."""
 
     def __init__(self, downloads=None):
         self._piper = None
@@ -856,8 +820,6 @@ class Synthesizer:
             if self._kokoro is None:
                 self._kokoro = load_kokoro(self._downloads)
             return kokoro_speak(self._kokoro, voice, text, length_scale), KOKORO_SAMPLE_RATE
-        if voice.engine == "pico":
-            return pico_speak(voice, text, length_scale), PICO_SAMPLE_RATE
         folder = Path(self._scratch.name)
         text_file, wav_file = folder / "text.txt", folder / "speech.wav"
         text_file.write_text(text + "\n", encoding="utf-8")
@@ -1734,10 +1696,6 @@ def parse_args(argv):
                         help=f"speakers of {KOKORO_SET}, training speech in Kokoro's neural voices reading sentences "
                              f"the training sets spoke (about 3 s of a core a clip; 0: none, and no download)")
     parser.add_argument("--kokoro-utts", type=int, default=5, help=f"clips per {KOKORO_SET} speaker")
-    parser.add_argument("--pico-speakers", type=int, default=PICO_SPEAKERS,
-                        help=f"speakers of {PICO_SET}, training speech in SVOX Pico's two voices made into women "
-                             f"and men by Praat, reading sentences the training sets spoke (0: none)")
-    parser.add_argument("--pico-utts", type=int, default=20, help=f"clips per {PICO_SET} speaker")
     parser.add_argument("--new-engine-speakers", type=int,
                         help=f"speakers of {NEW_ENGINE_SET} ({NEW_ENGINE}'s voices, never trained on), each "
                              f"reading a {VALID_SET} speaker's sentences (0: none; default: --valid-speakers)")
@@ -1793,10 +1751,8 @@ def parse_args(argv):
         parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
     if args.extra_speakers > KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
         parser.error(f"--extra-speakers must be at most {KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
-    if args.kokoro_speakers > PICO_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER:
-        parser.error(f"--kokoro-speakers must be at most {PICO_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER}")
-    if args.pico_speakers > NEW_ENGINE_FIRST_SPEAKER - PICO_FIRST_SPEAKER:
-        parser.error(f"--pico-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - PICO_FIRST_SPEAKER}")
+    if args.kokoro_speakers > NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER:
+        parser.error(f"--kokoro-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER}")
     if args.new_engine_speakers is None:
         args.new_engine_speakers = args.valid_speakers
     if not 0 <= args.new_engine_speakers <= args.valid_speakers:
@@ -1804,16 +1760,16 @@ def parse_args(argv):
                      "speakers' sentences)")
     if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
             or args.jobs < 1 or min(args.more_speakers, args.more_utts, args.extra_speakers, args.extra_utts,
-                                    args.kokoro_speakers, args.kokoro_utts, args.pico_speakers, args.pico_utts) < 0:
-        parser.error("speaker, utterance and job counts must be positive (--more-speakers, --extra-speakers, "
-                     "--kokoro-speakers and --pico-speakers may be 0)")
+                                    args.kokoro_speakers, args.kokoro_utts) < 0:
+        parser.error("speaker, utterance and job counts must be positive (--more-speakers, --extra-speakers "
+                     "and --kokoro-speakers may be 0)")
     return args
 
 
 def summary(clips, results, started):
     """Lines describing what the corpus holds, per set."""
     lines = []
-    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET, PICO_SET, VALID_SET, NEW_ENGINE_SET):
+    for subset in (TRAIN_SET, MORE_SET, EXTRA_SET, KOKORO_SET, VALID_SET, NEW_ENGINE_SET):
         done = [results[c.utt_id] for c in clips if c.speaker.subset == subset]
         if not done:
             continue
@@ -1842,13 +1798,8 @@ def main(argv=None):
     new_engine_speakers = speaker_plan(NEW_ENGINE_SET, args.new_engine_speakers, NEW_ENGINE_FIRST_SPEAKER,
                                        args.seed)
     extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
-    voice_set_speakers = {KOKORO_SET: (speaker_plan(KOKORO_SET, args.kokoro_speakers, KOKORO_FIRST_SPEAKER, args.seed),
-                                       args.kokoro_utts),
-                          PICO_SET: (speaker_plan(PICO_SET, args.pico_speakers, PICO_FIRST_SPEAKER, args.seed),
-                                     args.pico_utts)}
-    kokoro_speakers, pico_speakers = (voice_set_speakers[subset][0] for subset in (KOKORO_SET, PICO_SET))
-    speakers = (train_speakers + more_speakers + extra_speakers + kokoro_speakers + pico_speakers + valid_speakers
-                + new_engine_speakers)
+    kokoro_speakers = speaker_plan(KOKORO_SET, args.kokoro_speakers, KOKORO_FIRST_SPEAKER, args.seed)
+    speakers = train_speakers + more_speakers + extra_speakers + kokoro_speakers + valid_speakers + new_engine_speakers
     missing = missing_engines({s.voice.engine for s in speakers})
     if missing:
         raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "
@@ -1876,13 +1827,12 @@ def main(argv=None):
         out, extra_speakers, args.extra_utts, sentences, args.seed, results,
         [s.transcript for s in valid_sentences], synthesise)
     clips += extra_clips
-    # Kokoro's and Pico's voices read what the training sets spoke: they add voices, not sentences (a Kokoro
-    # clip costs a core ten times a piper one's)
-    for subset, (set_speakers, n_utts) in voice_set_speakers.items():
-        text = spoken_training_sentences(results, args.seed, len(set_speakers) * n_utts * SENTENCE_TRIES, subset)
-        set_clips = clip_plan(out, set_speakers, n_utts, text)
-        results.update(synthesise(set_clips, downloads=downloads))
-        clips += set_clips
+    # Kokoro's voices read what the training sets spoke: a clip costs a core ten times a piper one's, so
+    # they are spent on voices, not on sentences
+    kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES)
+    kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
+    results.update(synthesise(kokoro_clips, downloads=downloads))
+    clips += kokoro_clips
 
     write_transcripts(clips, results)
     minutes = {}

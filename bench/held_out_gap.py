@@ -33,7 +33,6 @@ from train_utils import load_history
 
 SETS = {bc.TRAIN_SET: bc.TRAIN_FIRST_SPEAKER, bc.MORE_SET: bc.MORE_FIRST_SPEAKER,
         bc.EXTRA_SET: bc.EXTRA_FIRST_SPEAKER, bc.KOKORO_SET: bc.KOKORO_FIRST_SPEAKER,
-        bc.PICO_SET: bc.PICO_FIRST_SPEAKER,
         bc.VALID_SET: bc.VALID_FIRST_SPEAKER, bc.NEW_ENGINE_SET: bc.NEW_ENGINE_FIRST_SPEAKER}
 RENDER_SEED = 99  # any seed but the corpus's: every rendering here is new
 

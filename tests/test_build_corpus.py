@@ -24,7 +24,7 @@ REAL_SETS = (bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET, bc.REAL_SENTENCES_SET, bc.R
              bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET, bc.REAL_SPEED_SET)  # recorded people, no TTS speaker
 TINY = ["--train-speakers", "2", "--valid-speakers", "2", "--train-utts", "2", "--valid-utts", "1",
         "--more-speakers", "1", "--more-utts", "1", "--extra-speakers", "1", "--extra-utts", "1",
-        "--new-engine-speakers", "1", "--kokoro-speakers", "0", "--pico-speakers", "0"]
+        "--new-engine-speakers", "1", "--kokoro-speakers", "0"]
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -292,10 +292,6 @@ def test_engines_per_set():
     assert {s.voice for s in bc.speaker_plan(bc.VALID_SET, 8, 5000, seed=0)} == set(bc.PIPER_VOICES)
     new = bc.speaker_plan(bc.NEW_ENGINE_SET, 6, bc.NEW_ENGINE_FIRST_SPEAKER, seed=0)
     assert [s.voice for s in new] == list(bc.VOICES[bc.NEW_ENGINE]) * 2
-    # Pico's two voices, both women's, take turns by pairs, so each becomes women and men
-    pico = bc.speaker_plan(bc.PICO_SET, 8, bc.PICO_FIRST_SPEAKER, seed=0)
-    assert [(s.voice, s.sex) for s in pico] == [(v, sex) for v in bc.PICO_VOICES for sex in "FM"] * 2
-    assert all(s.voice.sex == "F" for s in pico) and len({s.formant_ratio for s in pico}) == 8
     # a female voice made male needs a lower formant ratio than any same-sex shift
     assert bc.FORMANT_RATIO["F", "M"][1] < bc.FORMANT_RATIO["M", "M"][0]
 
@@ -327,16 +323,15 @@ def test_spoken_training_sentences_are_the_training_sets_once_each_in_a_seeded_o
             result(bc.EXTRA_SET, 6000, 0, "k l m n o"), result(bc.EXTRA_SET, 6000, 1, "a b c d e"),
             result(bc.VALID_SET, 5000, 0, "v w x y z"), result(bc.NEW_ENGINE_SET, 8000, 0, "v w x y z")]
     results = {row[0].utt_id: row for row in rows}
-    spoken = bc.spoken_training_sentences(results, seed=0, n=3, subset=bc.KOKORO_SET)
+    spoken = bc.spoken_training_sentences(results, seed=0, n=3)
     assert sorted(s.transcript for s in spoken) == ["a b c d e", "f g h i j", "k l m n o"]
-    assert bc.spoken_training_sentences(dict(reversed(results.items())), seed=0, n=3, subset=bc.KOKORO_SET) == spoken
-    assert bc.spoken_training_sentences(results, seed=0, n=7, subset=bc.KOKORO_SET) == spoken * 2 + spoken[:1]
-    orders = {tuple(s.transcript for s in bc.spoken_training_sentences(results, seed, 3, subset))
-              for seed in range(4) for subset in bc.VOICE_SETS}
+    assert bc.spoken_training_sentences(dict(reversed(results.items())), seed=0, n=3) == spoken
+    assert bc.spoken_training_sentences(results, seed=0, n=7) == spoken * 2 + spoken[:1]  # round again
+    orders = {tuple(s.transcript for s in bc.spoken_training_sentences(results, seed, 3)) for seed in range(8)}
     assert len(orders) > 1
-    assert bc.spoken_training_sentences({}, seed=0, n=0, subset=bc.PICO_SET) == []
-    with pytest.raises(SystemExit, match="synth-train-pico reads what the training sets spoke, and they spoke nothing"):
-        bc.spoken_training_sentences({}, seed=0, n=3, subset=bc.PICO_SET)
+    assert bc.spoken_training_sentences({}, seed=0, n=0) == []
+    with pytest.raises(SystemExit, match="synth-train-kokoro reads what the training sets spoke, and they spoke nothing"):
+        bc.spoken_training_sentences({}, seed=0, n=3)
 
 
 class FakeKokoro:
@@ -859,8 +854,7 @@ def fake_kokoro(fake_pypi):
 def tiny(tmp_path_factory, fake_pypi, fake_kokoro, fake_queen, fake_drascula, fake_steel_sky):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
-    TINY.extend(["--kokoro-speakers", "2", "--kokoro-utts", "2", "--pico-speakers", "2", "--pico-utts", "1",
-                 "--real-words", str(fake_ktuberling(base / "ktuberling")),
+    TINY.extend(["--kokoro-speakers", "2", "--kokoro-utts", "2","--real-words", str(fake_ktuberling(base / "ktuberling")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
                  "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula),
                  "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1]),
@@ -1001,7 +995,7 @@ def test_layout(tiny):
         "real-prompts", "real-sentences",
         "real-words",
         "synth-lm-text.txt", "synth-train", "synth-train-extra", "synth-train-kokoro", "synth-train-more",
-        "synth-train-pico", "synth-valid", "synth-valid-new-engine"]
+        "synth-valid", "synth-valid-new-engine"]
     real_sets = [tiny / name for name in REAL_SETS]
     flacs = sorted(p.relative_to(tiny).as_posix() for p in tiny.rglob("*.flac")
                    if not any(p.is_relative_to(real_set) for real_set in real_sets))
@@ -1010,7 +1004,6 @@ def test_layout(tiny):
         "synth-train-kokoro/7000/700001/7000-700001-0000.flac", "synth-train-kokoro/7000/700001/7000-700001-0001.flac",
         "synth-train-kokoro/7001/700101/7001-700101-0000.flac", "synth-train-kokoro/7001/700101/7001-700101-0001.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
-        "synth-train-pico/7500/750001/7500-750001-0000.flac", "synth-train-pico/7501/750101/7501-750101-0000.flac",
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
         "synth-valid-new-engine/8000/800001/8000-800001-0000.flac",
@@ -1036,19 +1029,8 @@ def test_kokoro_set_speaks_what_the_training_sets_spoke_in_its_voices(tiny):
     assert names[7001][2].startswith("kokoro:af_aoede") and " formant=" not in names[7001][2]
 
 
-def test_pico_set_speaks_what_the_training_sets_spoke_as_a_woman_and_a_man(tiny):
-    pico = transcripts(tiny / bc.PICO_SET)
-    training = {text for subset in (bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET)
-                for text in transcripts(tiny / subset).values()}
-    assert sorted(pico) == ["7500-750001-0000", "7501-750101-0000"] and set(pico.values()) <= training
-    rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    names = {int(r[0]): (r[1].strip(), r[2].strip(), r[4].strip()) for r in rows}
-    assert [names[i][:2] for i in (7500, 7501)] == [("F", bc.PICO_SET), ("M", bc.PICO_SET)]
-    assert all(names[i][2].startswith("pico:en-US formant=") for i in (7500, 7501))
-
-
 def test_transcripts(tiny):
-    for set_name in (bc.TRAIN_SET, bc.EXTRA_SET, bc.KOKORO_SET, bc.PICO_SET, bc.VALID_SET):
+    for set_name in (bc.TRAIN_SET, bc.EXTRA_SET, bc.KOKORO_SET, bc.VALID_SET):
         for trans in (tiny / set_name).rglob("*.trans.txt"):
             speaker, chapter = trans.parent.parent.name, trans.parent.name
             assert trans.name == f"{speaker}-{chapter}.trans.txt"
@@ -1061,7 +1043,7 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 11 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, real-sentences, the three games, two speeds
+    assert len(rows) == 9 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, real-sentences, the three games, two speeds
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M", bc.CAST}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
@@ -1146,8 +1128,8 @@ def test_held_out_gap_finds_each_clips_speaker(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
     names = {int(r[0]): r[4].strip() for r in rows}
     flacs = sorted(f for f in tiny.rglob("*.flac") if f.parts[-4] not in REAL_SETS)  # no TTS speaker
-    assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.KOKORO_SET, bc.PICO_SET,
-                                            bc.VALID_SET, bc.NEW_ENGINE_SET}
+    assert {f.parts[-4] for f in flacs} == {bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.KOKORO_SET, bc.VALID_SET,
+                                            bc.NEW_ENGINE_SET}
     for flac in flacs:
         speaker = gap.speaker_of(str(flac), seed=0)
         assert speaker.id == int(flac.parts[-3]) and speaker.name == names[speaker.id]
