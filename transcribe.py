@@ -128,8 +128,9 @@ def load_normalisation(audio_gen, model_path, train_json=DEFAULT_TRAIN_JSON):
             raise UsageError(f"{saved}: unusable normalisation statistics ({err}); restore the file from the "
                              "repository (git checkout) or retrain the model") from err
         if Path(train_json).is_file() and file_digest(train_json) != str(record["train_digest"]):
-            print(f"note: {train_json} is not the corpus description {Path(model_path).name} was trained on "
-                  f"({record['train_json']}); its saved statistics ({saved}) are used", file=sys.stderr)
+            print(f"note: {train_json} differs from the corpus description {Path(model_path).name} was trained "
+                  f"on ({record['train_json']}, SHA-256 {str(record['train_digest'])[:12]}...: another corpus, or "
+                  f"one built elsewhere); its saved statistics ({saved}) are used", file=sys.stderr)
         return "saved"
     if not Path(train_json).is_file():
         raise UsageError(f"no normalisation statistics for {model_path}: {saved} is missing and the training "
