@@ -7,7 +7,7 @@ builds without the network):
     python build_corpus.py [--out LibriSpeech] [--seed 0] [--train-speakers 48] [--valid-speakers 8]
                            [--train-utts 30] [--valid-utts 25] [--more-speakers 164] [--more-utts 30]
                            [--extra-speakers 576] [--extra-utts 30] [--kokoro-speakers 0] [--kokoro-utts 5]
-                           [--codec-prob 0] [--jobs N] [--max-words 14]
+                           [--kokoro-shifts 0] [--codec-prob 0] [--jobs N] [--max-words 14]
                            [--downloads OUT/downloads] [--no-real-sentences] [--real-dialogue QUEEN_1C]
                            [--real-drascula DRASCULA_DIR] [--real-steel-sky STEEL_SKY_DIR] [--scummvm PROGRAM]
                            [--speed-perturb FACTOR ...]
@@ -24,7 +24,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                                the sets above reserved but never spoke (in rounds: a round's speakers
                                speak from what the rounds before left unheard)
     OUT/synth-train-kokoro/... with --kokoro-speakers: the neural voices of Kokoro-82M (American and British
-                               women and men, and blends of two), reading sentences the sets above spoke
+                               women and men, and blends of two), reading sentences the sets above spoke;
+                               with --kokoro-shifts, each speaker's clips again in Praat-made voices
     OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
     OUT/real-prompts/...   a person reading the telephone prompts of Asterisk (Debian
@@ -158,6 +159,7 @@ PITCH_RANGE_HZ = {"M": (60.0, 300.0), "F": (100.0, 500.0)}  # Praat pitch analys
 FORMANT_RATIO = {("M", "M"): (0.96, 1.06), ("M", "F"): (1.12, 1.22),
                  ("F", "F"): (0.94, 1.06), ("F", "M"): (0.82, 0.90)}
 F0_HZ = {"M": (85.0, 135.0), "F": (170.0, 230.0)}  # new median pitch by the pseudo-speaker's sex
+OTHER_SEX = {"F": "M", "M": "F"}
 PITCH_RANGE = (0.8, 1.2)  # Praat pitch range factor: intonation flatter or livelier
 RATE = (0.85, 1.05)  # length scale (above 1 is slower): voices become unintelligible when slowed by Praat
 JITTER = 0.03  # +- fraction of speaking rate and pitch varied per clip
@@ -169,7 +171,7 @@ KOKORO_BLEND_PROB = 0.6  # share of speakers whose voice is a blend
 KOKORO_BLEND_WEIGHT = (0.3, 0.7)  # share of the first voice's style vector in a blend
 KOKORO_RATE = (0.87, 1.18)  # length scale: Kokoro's speed 1.15 to 0.85
 KOKORO_STYLE_SHAPE = (510, 1, 256)  # a voice's style vectors, one per count of phonemes spoken
-UNSHIFTED_ENGINES = frozenset({"kokoro"})  # engines whose voices Praat does not change
+UNSHIFTED_ENGINES = frozenset({"kokoro"})  # engines whose voices Praat does not change (but in --kokoro-shifts)
 
 # Real speech: words a person speaks in KTuberling, a children's game (Debian package ktuberling-data)
 KTUBERLING_DIR = Path("/usr/share/ktuberling/sounds/en")
@@ -386,23 +388,29 @@ class Sentence:
 
 @dataclasses.dataclass(frozen=True)
 class Speaker:
-    """A pseudo-speaker: a TTS voice, Praat "Change gender" settings (unused for UNSHIFTED_ENGINES) and a
-    speaking rate (length scale)."""
+    """A pseudo-speaker: a TTS voice, Praat "Change gender" settings (f0_hz 0: the voice as it comes) and a
+    speaking rate (length scale). A shifted copy (``source``) reshapes another speaker's speech instead of
+    having its own synthesised."""
     id: int
     sex: str  # "F" or "M", as SPEAKERS.TXT
     subset: str
     formant_ratio: float
-    f0_hz: float
+    f0_hz: float  # Hz, the new median pitch; 0 for a voice Praat leaves as it is
     pitch_range: float
     rate: float
     voice: Voice = PIPER_VOICES[0]
+    source: int = 0  # a shifted copy: the id of the speaker whose clips it speaks again; 0: none
+
+    @property
+    def shifted(self):
+        return self.f0_hz > 0
 
     @property
     def name(self):
-        if self.voice.engine in UNSHIFTED_ENGINES:
+        if not self.shifted:
             return f"{self.voice.label} rate={self.rate:.3f}"
         return (f"{self.voice.label} formant={self.formant_ratio:.3f} f0={self.f0_hz:.0f}Hz "
-                f"range={self.pitch_range:.2f} rate={self.rate:.3f}")
+                f"range={self.pitch_range:.2f} rate={self.rate:.3f}" + (f" from {self.source}" if self.source else ""))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -677,6 +685,15 @@ def blended(voice, rng):
                                weight=float(rng.uniform(*KOKORO_BLEND_WEIGHT)))
 
 
+def shifted_speaker(speaker_id, subset, sex, voice, rng, rate=None):
+    """A speaker of ``sex`` made from ``voice`` by Praat, its formants, pitch and intonation drawn from ``rng``,
+    then its length scale unless ``rate`` is given."""
+    formant_ratio = float(rng.uniform(*FORMANT_RATIO[voice.sex, sex]))
+    f0_hz, pitch_range = float(rng.uniform(*F0_HZ[sex])), float(rng.uniform(*PITCH_RANGE))
+    return Speaker(id=speaker_id, sex=sex, subset=subset, formant_ratio=formant_ratio, f0_hz=f0_hz,
+                   pitch_range=pitch_range, rate=float(rng.uniform(*RATE)) if rate is None else rate, voice=voice)
+
+
 def speaker_plan(subset, n_speakers, first_id, seed):
     """n_speakers Speakers, voice and its parameters drawn per speaker: alternately female and male, made so
     by Praat; a voice of UNSHIFTED_ENGINES keeps its own sex, pitch and formants, and may be a blend."""
@@ -691,12 +708,23 @@ def speaker_plan(subset, n_speakers, first_id, seed):
                                     pitch_range=1.0, rate=float(rng.uniform(*KOKORO_RATE)),
                                     voice=blended(voice, rng)))
             continue
-        speakers.append(Speaker(id=speaker_id, sex=sex, subset=subset,
-                                formant_ratio=float(rng.uniform(*FORMANT_RATIO[voice.sex, sex])),
-                                f0_hz=float(rng.uniform(*F0_HZ[sex])),
-                                pitch_range=float(rng.uniform(*PITCH_RANGE)),
-                                rate=float(rng.uniform(*RATE)), voice=voice))
+        speakers.append(shifted_speaker(speaker_id, subset, sex, voice, rng))
     return speakers
+
+
+def shifted_copies(speakers, n_copies, first_id, seed):
+    """``n_copies`` Praat-made speakers per speaker of ``speakers``, ids from ``first_id``: the speaker's own
+    sex and the other in turn, each speaking the speaker's clips again (same synthesis, same rate), so
+    that one costly synthesis yields several voices."""
+    copies = []
+    for i, speaker in enumerate(speakers):
+        for k in range(n_copies):
+            speaker_id = first_id + i * n_copies + k
+            rng = np.random.default_rng([seed, stream_id(speaker.subset), speaker_id])
+            sex = speaker.voice.sex if k % 2 == 0 else OTHER_SEX[speaker.voice.sex]
+            copy = shifted_speaker(speaker_id, speaker.subset, sex, speaker.voice, rng, speaker.rate)
+            copies.append(dataclasses.replace(copy, source=speaker.id))
+    return copies
 
 
 def clip_plan(out_dir, speakers, n_utts, sentences):
@@ -708,6 +736,15 @@ def clip_plan(out_dir, speakers, n_utts, sentences):
             clips.append(Clip(Path(out_dir), speaker, utt,
                               tuple(sentences[first:first + SENTENCE_TRIES])))
     return clips
+
+
+def copy_plan(clips, copies):
+    """The clips of shifted ``copies`` (shifted_copies): each speaks its source speaker's clip, the same
+    utterance with the same reserved sentences, after its source's clips."""
+    by_source = {}
+    for copy in copies:
+        by_source.setdefault(copy.source, []).append(copy)
+    return [dataclasses.replace(clip, speaker=copy) for clip in clips for copy in by_source.get(clip.speaker.id, ())]
 
 
 # ------------------------------------------------------------------------------------------- synthesis
@@ -1011,7 +1048,7 @@ def render(synthesizer, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
     f0_hz = speaker.f0_hz * (1 + rng.uniform(-JITTER, JITTER))
     speech, rate = synthesizer.speak(speaker.voice, sentence.text, length_scale)
     praat_seed = int(rng.integers(1, 2 ** 31 - 1))  # drawn for every voice, so the draws after it line up
-    if speaker.voice.engine not in UNSHIFTED_ENGINES:
+    if speaker.shifted:
         speech = change_voice(speech, rate, speaker.formant_ratio, f0_hz, speaker.pitch_range,
                               praat_seed=praat_seed, source_sex=speaker.voice.sex)
     speech = soxr.resample(speech, rate, SAMPLE_RATE)
@@ -1019,18 +1056,42 @@ def render(synthesizer, sentence, speaker, rng, degrade_prob=DEGRADE_PROB):
     return finish_level(degrade(speech, rng, degrade_prob), rng)
 
 
-def synthesize_clip(synthesizer, clip, seed, codec_prob=0.0):
-    """(samples, Sentence) for the first of the clip's sentences whose audio is <= MAX_CLIP_S; a training clip
-    is then sent through a codec on a share ``codec_prob`` of clips (``transmit``)."""
+class Recording:
+    """Stands in for a Synthesizer, remembering what ``synthesizer`` last spoke (None: it only plays back
+    ``spoken``): a shifted copy's clip is its source clip's speech, reshaped."""
+
+    def __init__(self, synthesizer=None, spoken=None):
+        self.synthesizer, self.spoken = synthesizer, spoken
+
+    def speak(self, voice, text, length_scale):
+        if self.synthesizer is not None:
+            self.spoken = self.synthesizer.speak(voice, text, length_scale)
+        return self.spoken
+
+
+def clip_rng(seed, clip, attempt):
+    return np.random.default_rng([seed, stream_id(clip.speaker.subset), clip.speaker.id, clip.utt, attempt])
+
+
+def coded(audio, clip, seed, codec_prob):
+    """A training clip's audio sent through a codec on a share ``codec_prob`` of clips (``transmit``)."""
+    if codec_prob and clip.speaker.subset in CODED_SETS:
+        audio, _ = transmit(audio, codec_rng(seed, clip.speaker.subset, clip.speaker.id, clip.utt), codec_prob)
+    return audio
+
+
+def synthesize_clip(synthesizer, clip, seed, codec_prob=0.0, copies=()):
+    """[(samples, Sentence)] of the clip and then of each of its shifted ``copies`` (Clips of the same
+    utterance): the first of the clip's sentences whose audio is <= MAX_CLIP_S, synthesised once; a training
+    clip is then sent through a codec on a share ``codec_prob`` of clips (``transmit``)."""
+    recording = Recording(synthesizer)
     for attempt, sentence in enumerate(clip.candidates):
-        rng = np.random.default_rng([seed, stream_id(clip.speaker.subset), clip.speaker.id,
-                                     clip.utt, attempt])
-        audio = render(synthesizer, sentence, clip.speaker, rng)
+        audio = render(recording, sentence, clip.speaker, clip_rng(seed, clip, attempt))
         if len(audio) <= MAX_CLIP_S * SAMPLE_RATE:
-            if codec_prob and clip.speaker.subset in CODED_SETS:
-                audio, _ = transmit(audio, codec_rng(seed, clip.speaker.subset, clip.speaker.id, clip.utt),
-                                    codec_prob)
-            return audio, sentence
+            playback = Recording(spoken=recording.spoken)
+            return [(coded(audio, clip, seed, codec_prob), sentence)] + [
+                (coded(render(playback, sentence, copy.speaker, clip_rng(seed, copy, attempt)), copy, seed,
+                       codec_prob), sentence) for copy in copies]
     raise RuntimeError(f"{clip.utt_id}: all {len(clip.candidates)} reserved sentences came out longer "
                        f"than {MAX_CLIP_S} s; lower --max-words")
 
@@ -1075,27 +1136,39 @@ def init_worker(downloads=None):
 
 
 def build_clip(job):
-    """Synthesise and write one clip (``job``: clip, seed, codec_prob): (clip, Sentence, seconds, True)."""
-    clip, seed, codec_prob = job
-    audio, sentence = synthesize_clip(_SYNTHESIZER, clip, seed, codec_prob)
-    clip.chapter_dir.mkdir(parents=True, exist_ok=True)
-    write_flac_atomically(clip.path, audio, sentence.transcript.upper())
-    return clip, sentence, len(audio) / SAMPLE_RATE, True
+    """Synthesise and write a clip and its shifted copies (``job``: clips, the source's first, seed,
+    codec_prob): [(clip, Sentence, seconds, True)] of each."""
+    clips, seed, codec_prob = job
+    built = []
+    for clip, (audio, sentence) in zip(clips, synthesize_clip(_SYNTHESIZER, clips[0], seed, codec_prob, clips[1:])):
+        clip.chapter_dir.mkdir(parents=True, exist_ok=True)
+        write_flac_atomically(clip.path, audio, sentence.transcript.upper())
+        built.append((clip, sentence, len(audio) / SAMPLE_RATE, True))
+    return built
+
+
+def clip_groups(clips):
+    """The clips by synthesis: lists of a clip then the shifted copies of it among ``clips``, in plan order."""
+    groups = {}
+    for clip in clips:
+        groups.setdefault((clip.speaker.source or clip.speaker.id, clip.utt), []).append(clip)
+    return list(groups.values())
 
 
 def run_jobs(clips, seed, jobs, downloads=None, codec_prob=0.0):
-    """Build the missing clips on ``jobs`` processes: {utt_id: (clip, Sentence, seconds, built_now)}.
-    ``downloads``: the folder of Kokoro's files, for its voices; ``codec_prob``: see ``synthesize_clip``."""
+    """Build the missing clips on ``jobs`` processes: {utt_id: (clip, Sentence, seconds, built_now)}. A clip
+    and its shifted copies are built together, all again where one is missing. ``downloads``: the folder
+    of Kokoro's files, for its voices; ``codec_prob``: see ``synthesize_clip``."""
     results, work = {}, []
-    for clip in clips:
-        done = existing_clip(clip)
-        if done:
-            results[clip.utt_id] = (clip, *done, False)
+    for group in clip_groups(clips):
+        done = [existing_clip(clip) for clip in group]
+        if all(done):
+            results.update((clip.utt_id, (clip, *found, False)) for clip, found in zip(group, done))
         else:
-            work.append((clip, seed, codec_prob))
+            work.append((group, seed, codec_prob))
     if not work:
         return results  # nothing to do: no voice to load
-    bar = dict(total=len(work), unit="clip", desc="synthesising", smoothing=0.05)
+    bar = dict(total=len(work), unit="synthesis", desc="synthesising", smoothing=0.05)
     jobs = min(jobs, len(work))
     if jobs == 1:
         init_worker(downloads)
@@ -1103,7 +1176,7 @@ def run_jobs(clips, seed, jobs, downloads=None, codec_prob=0.0):
     else:
         with Pool(jobs, initializer=init_worker, initargs=(downloads,)) as pool:
             built = list(tqdm(pool.imap_unordered(build_clip, work, chunksize=2), **bar))
-    results.update((result[0].utt_id, result) for result in built)
+    results.update((result[0].utt_id, result) for group in built for result in group)
     return results
 
 
@@ -1696,6 +1769,9 @@ def parse_args(argv):
                         help=f"speakers of {KOKORO_SET}, training speech in Kokoro's neural voices reading sentences "
                              f"the training sets spoke (about 3 s of a core a clip; 0: none, and no download)")
     parser.add_argument("--kokoro-utts", type=int, default=5, help=f"clips per {KOKORO_SET} speaker")
+    parser.add_argument("--kokoro-shifts", type=int, default=0,
+                        help=f"more {KOKORO_SET} speakers per Kokoro speaker, made from its clips by Praat (its sex "
+                             "and the other in turn): more voices for no more synthesis")
     parser.add_argument("--new-engine-speakers", type=int,
                         help=f"speakers of {NEW_ENGINE_SET} ({NEW_ENGINE}'s voices, never trained on), each "
                              f"reading a {VALID_SET} speaker's sentences (0: none; default: --valid-speakers)")
@@ -1751,8 +1827,9 @@ def parse_args(argv):
         parser.error(f"--valid-speakers must be at most {EXTRA_FIRST_SPEAKER - VALID_FIRST_SPEAKER}")
     if args.extra_speakers > KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER:
         parser.error(f"--extra-speakers must be at most {KOKORO_FIRST_SPEAKER - EXTRA_FIRST_SPEAKER}")
-    if args.kokoro_speakers > NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER:
-        parser.error(f"--kokoro-speakers must be at most {NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER}")
+    if args.kokoro_speakers * (1 + max(args.kokoro_shifts, 0)) > NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER:
+        parser.error(f"--kokoro-speakers times (1 + --kokoro-shifts) must be at most "
+                     f"{NEW_ENGINE_FIRST_SPEAKER - KOKORO_FIRST_SPEAKER}")
     if args.new_engine_speakers is None:
         args.new_engine_speakers = args.valid_speakers
     if not 0 <= args.new_engine_speakers <= args.valid_speakers:
@@ -1760,9 +1837,9 @@ def parse_args(argv):
                      "speakers' sentences)")
     if min(args.train_speakers, args.valid_speakers, args.train_utts, args.valid_utts) < 1 \
             or args.jobs < 1 or min(args.more_speakers, args.more_utts, args.extra_speakers, args.extra_utts,
-                                    args.kokoro_speakers, args.kokoro_utts) < 0:
-        parser.error("speaker, utterance and job counts must be positive (--more-speakers, --extra-speakers "
-                     "and --kokoro-speakers may be 0)")
+                                    args.kokoro_speakers, args.kokoro_utts, args.kokoro_shifts) < 0:
+        parser.error("speaker, utterance and job counts must be positive (--more-speakers, --extra-speakers, "
+                     "--kokoro-speakers and --kokoro-shifts may be 0)")
     return args
 
 
@@ -1799,7 +1876,10 @@ def main(argv=None):
                                        args.seed)
     extra_speakers = speaker_plan(EXTRA_SET, args.extra_speakers, EXTRA_FIRST_SPEAKER, args.seed)
     kokoro_speakers = speaker_plan(KOKORO_SET, args.kokoro_speakers, KOKORO_FIRST_SPEAKER, args.seed)
-    speakers = train_speakers + more_speakers + extra_speakers + kokoro_speakers + valid_speakers + new_engine_speakers
+    kokoro_copies = shifted_copies(kokoro_speakers, args.kokoro_shifts, KOKORO_FIRST_SPEAKER + len(kokoro_speakers),
+                                   args.seed)
+    speakers = (train_speakers + more_speakers + extra_speakers + kokoro_speakers + kokoro_copies + valid_speakers
+                + new_engine_speakers)
     missing = missing_engines({s.voice.engine for s in speakers})
     if missing:
         raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "
@@ -1831,6 +1911,7 @@ def main(argv=None):
     # they are spent on voices, not on sentences
     kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES)
     kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
+    kokoro_clips += copy_plan(kokoro_clips, kokoro_copies)
     results.update(synthesise(kokoro_clips, downloads=downloads))
     clips += kokoro_clips
 

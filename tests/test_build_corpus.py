@@ -252,12 +252,12 @@ def test_codec_prob_changes_training_clips_only(monkeypatch):
     train, valid = (bc.Clip(bc.Path("OUT"), bc.speaker_plan(subset, 1, first, seed=0)[0], 0, (sentence,))
                     for subset, first in ((bc.TRAIN_SET, bc.TRAIN_FIRST_SPEAKER), (bc.VALID_SET, bc.VALID_FIRST_SPEAKER)))
     for clip, coded in ((train, True), (valid, False)):
-        plain, _ = bc.synthesize_clip(None, clip, seed=0)
-        sent, _ = bc.synthesize_clip(None, clip, seed=0, codec_prob=1.0)
+        [(plain, _)] = bc.synthesize_clip(None, clip, seed=0)
+        [(sent, _)] = bc.synthesize_clip(None, clip, seed=0, codec_prob=1.0)
         assert np.array_equal(plain, sent) != coded, clip.speaker.subset
     # a clip the draw leaves uncoded is the clip built without the option
-    plain, _ = bc.synthesize_clip(None, train, seed=0)
-    assert np.array_equal(bc.synthesize_clip(None, train, seed=0, codec_prob=1e-9)[0], plain)
+    [(plain, _)] = bc.synthesize_clip(None, train, seed=0)
+    assert np.array_equal(bc.synthesize_clip(None, train, seed=0, codec_prob=1e-9)[0][0], plain)
 
 
 def test_codec_prob_is_a_share():
@@ -376,6 +376,77 @@ def test_render_leaves_a_kokoro_voice_as_it_is(monkeypatch):
     assert calls == [] and audio.dtype == np.float32
     spoken = 0.05 * len(sentence.text) * speaker.rate * bc.SAMPLE_RATE  # seconds of tone at 16 kHz
     assert spoken * 0.9 < np.sum(np.abs(audio) > 0.01) and len(audio) < spoken * 1.1 + 0.6 * bc.SAMPLE_RATE
+
+
+def test_shifted_copies_are_praat_voices_of_their_source_in_both_sexes():
+    sources = bc.speaker_plan(bc.KOKORO_SET, 3, bc.KOKORO_FIRST_SPEAKER, seed=0)
+    copies = bc.shifted_copies(sources, 4, bc.KOKORO_FIRST_SPEAKER + 3, seed=0)
+    assert [c.id for c in copies] == list(range(bc.KOKORO_FIRST_SPEAKER + 3, bc.KOKORO_FIRST_SPEAKER + 15))
+    for i, source in enumerate(sources):
+        own = copies[4 * i:4 * i + 4]
+        assert {c.source for c in own} == {source.id} and not source.shifted and source.source == 0
+        assert all(c.voice == source.voice and c.rate == source.rate and c.shifted and c.subset == bc.KOKORO_SET
+                   for c in own)
+        assert [c.sex for c in own] == [source.sex, bc.OTHER_SEX[source.sex]] * 2
+        for c in own:
+            assert bc.FORMANT_RATIO[source.voice.sex, c.sex][0] <= c.formant_ratio <= bc.FORMANT_RATIO[source.voice.sex, c.sex][1]
+            assert bc.F0_HZ[c.sex][0] <= c.f0_hz <= bc.F0_HZ[c.sex][1]
+            assert c.name.endswith(f" from {source.id}") and "formant=" in c.name
+        assert len({c.f0_hz for c in own}) == 4  # four voices, not one
+    assert bc.shifted_copies(sources, 0, 7003, seed=0) == []
+    assert bc.shifted_copies(sources, 4, bc.KOKORO_FIRST_SPEAKER + 3, seed=1) != copies
+
+
+def kokoro_clips_with_copies(out, n_sources, n_utts, n_copies):
+    sources = bc.speaker_plan(bc.KOKORO_SET, n_sources, bc.KOKORO_FIRST_SPEAKER, seed=0)
+    sentences = [bc.Sentence(f"Sentence number {word} is here.", f"sentence number {word} is here")
+                 for word in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                              "eleven", "twelve")]
+    clips = bc.clip_plan(out, sources, n_utts, sentences)
+    return clips, clips + bc.copy_plan(clips, bc.shifted_copies(sources, n_copies, bc.KOKORO_FIRST_SPEAKER + n_sources, 0))
+
+
+def test_a_clip_and_its_copies_come_from_one_synthesis():
+    synthesizer = bc.Synthesizer()
+    synthesizer._kokoro = kokoro = FakeKokoro()
+    clips, planned = kokoro_clips_with_copies(bc.Path("OUT"), 1, 1, 3)
+    assert [c.speaker.source for c in planned] == [0] + [clips[0].speaker.id] * 3
+    assert all(c.candidates == clips[0].candidates and c.utt == clips[0].utt for c in planned)
+    built = bc.synthesize_clip(synthesizer, planned[0], seed=0, copies=planned[1:])
+    assert len(kokoro.calls) == 1 and len(built) == 4
+    assert len({sentence for _, sentence in built}) == 1
+    [(alone, _)] = bc.synthesize_clip(synthesizer, planned[0], seed=0)
+    assert np.array_equal(built[0][0], alone)  # the source clip is the clip built without copies
+    pitches = []
+    for audio, _ in built:
+        spectrum = np.abs(np.fft.rfft(audio[:bc.SAMPLE_RATE // 4]))
+        pitches.append(np.argmax(spectrum[5:]) + 5)
+        assert abs(len(audio) - len(built[0][0])) < 0.2 * bc.SAMPLE_RATE  # Praat keeps the duration
+    assert len(set(pitches)) == 4  # each copy at its own pitch
+
+
+def test_run_jobs_builds_copies_with_their_source_and_rebuilds_what_is_missing(tmp_path, monkeypatch):
+    kokoro = FakeKokoro()
+    monkeypatch.setattr(bc, "load_kokoro", lambda downloads: kokoro)
+    clips, planned = kokoro_clips_with_copies(tmp_path, 2, 2, 2)
+    assert [len(group) for group in bc.clip_groups(planned)] == [3] * 4
+    results = bc.run_jobs(planned, seed=0, jobs=1)
+    assert len(kokoro.calls) == 4 and sorted(results) == sorted(c.utt_id for c in planned)
+    assert all(r[3] for r in results.values()) and all(c.path.is_file() for c in planned)
+    before = {c.path: c.path.read_bytes() for c in planned}
+    assert not any(r[3] for r in bc.run_jobs(planned, seed=0, jobs=1).values()) and len(kokoro.calls) == 4
+    planned[-1].path.unlink()  # a copy lost: its source is spoken again, and the clips come out the same
+    again = bc.run_jobs(planned, seed=0, jobs=1)
+    assert len(kokoro.calls) == 5 and sum(r[3] for r in again.values()) == 3
+    assert {c.path: c.path.read_bytes() for c in planned} == before
+
+
+def test_kokoro_shifts_must_fit_the_sets_speaker_ids():
+    room = bc.NEW_ENGINE_FIRST_SPEAKER - bc.KOKORO_FIRST_SPEAKER
+    assert bc.parse_args(["--kokoro-speakers", str(room // 5), "--kokoro-shifts", "4"]).kokoro_shifts == 4
+    for bad in (["--kokoro-speakers", str(room // 5 + 1), "--kokoro-shifts", "4"], ["--kokoro-shifts", "-1"]):
+        with pytest.raises(SystemExit):
+            bc.parse_args(bad)
 
 
 def wheel_with(path, folder, files):
@@ -516,14 +587,14 @@ def test_synthesize_clip_deterministic_and_replaces_long(voice, monkeypatch):
                        "and the second row shall be an emerald a sapphire and a diamond")
     short = bc.Sentence("Love is being stupid together.", "love is being stupid together")
     clip = bc.Clip(bc.Path("OUT"), speaker, 0, (long, short))
-    audio, sentence = bc.synthesize_clip(voice, clip, seed=0)
+    [(audio, sentence)] = bc.synthesize_clip(voice, clip, seed=0)
     assert sentence == long and audio.dtype == np.float32
     assert np.abs(audio).max() <= 10 ** (bc.PEAK_DBFS[1] / 20) + 0.01
-    again, _ = bc.synthesize_clip(voice, clip, seed=0)
+    [(again, _)] = bc.synthesize_clip(voice, clip, seed=0)
     assert np.array_equal(audio, again)  # TTS noise off, Praat seeded
 
     monkeypatch.setattr(bc, "MAX_CLIP_S", len(audio) / bc.SAMPLE_RATE - 0.5)
-    assert bc.synthesize_clip(voice, clip, seed=0)[1] == short
+    assert bc.synthesize_clip(voice, clip, seed=0)[0][1] == short
     with pytest.raises(RuntimeError, match="longer than"):
         bc.synthesize_clip(voice, dataclasses.replace(clip, candidates=(long,)), seed=0)
 
