@@ -41,10 +41,26 @@ def read_description(path):
     return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
 
 
+def kokoro_layout(corpus_dir):
+    """(speakers, shifts) of a corpus's Kokoro set (--kokoro-speakers, --kokoro-shifts), counted in its
+    SPEAKERS.TXT, where a shifted copy's name ends "from <its source's id>"."""
+    rows = [line.split("|") for line in (Path(corpus_dir) / bc.SPEAKERS_NAME).read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith(";")]
+    names = [row[4].strip() for row in rows if row[2].strip() == bc.KOKORO_SET]
+    sources = sum(" from " not in name for name in names)
+    return sources, (len(names) - sources) // max(sources, 1)
+
+
 def speaker_of(key, seed):
-    """The build_corpus Speaker who spoke a corpus clip, from its LibriSpeech path."""
+    """The build_corpus Speaker who spoke a corpus clip, from its LibriSpeech path (and, for a shifted copy
+    of a Kokoro speaker, the corpus's SPEAKERS.TXT)."""
     subset, speaker_id = Path(key).parts[-4], int(Path(key).parts[-3])
     first = SETS[subset]
+    if subset == bc.KOKORO_SET:
+        n_sources, shifts = kokoro_layout(Path(key).parents[3])
+        if speaker_id >= first + n_sources:
+            sources = bc.speaker_plan(subset, n_sources, first, seed)
+            return bc.shifted_copies(sources, shifts, first + n_sources, seed)[speaker_id - first - n_sources]
     return bc.speaker_plan(subset, speaker_id - first + 1, first, seed)[-1]
 
 

@@ -925,7 +925,7 @@ def fake_kokoro(fake_pypi):
 def tiny(tmp_path_factory, fake_pypi, fake_kokoro, fake_queen, fake_drascula, fake_steel_sky):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
-    TINY.extend(["--kokoro-speakers", "2", "--kokoro-utts", "2","--real-words", str(fake_ktuberling(base / "ktuberling")),
+    TINY.extend(["--kokoro-speakers", "2", "--kokoro-utts", "2", "--kokoro-shifts", "1", "--real-words", str(fake_ktuberling(base / "ktuberling")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
                  "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula),
                  "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1]),
@@ -1074,6 +1074,8 @@ def test_layout(tiny):
         "synth-train-extra/6000/600001/6000-600001-0000.flac",
         "synth-train-kokoro/7000/700001/7000-700001-0000.flac", "synth-train-kokoro/7000/700001/7000-700001-0001.flac",
         "synth-train-kokoro/7001/700101/7001-700101-0000.flac", "synth-train-kokoro/7001/700101/7001-700101-0001.flac",
+        "synth-train-kokoro/7002/700201/7002-700201-0000.flac", "synth-train-kokoro/7002/700201/7002-700201-0001.flac",
+        "synth-train-kokoro/7003/700301/7003-700301-0000.flac", "synth-train-kokoro/7003/700301/7003-700301-0001.flac",
         "synth-train-more/3000/300001/3000-300001-0000.flac",
         "synth-train/1000/100001/1000-100001-0000.flac", "synth-train/1000/100001/1000-100001-0001.flac",
         "synth-train/1001/100101/1001-100101-0000.flac", "synth-train/1001/100101/1001-100101-0001.flac",
@@ -1088,7 +1090,10 @@ def test_layout(tiny):
 
 def test_kokoro_set_speaks_what_the_training_sets_spoke_in_its_voices(tiny):
     kokoro = transcripts(tiny / bc.KOKORO_SET)
-    assert sorted(kokoro) == ["7000-700001-0000", "7000-700001-0001", "7001-700101-0000", "7001-700101-0001"]
+    assert sorted(kokoro)[:4] == ["7000-700001-0000", "7000-700001-0001", "7001-700101-0000", "7001-700101-0001"]
+    for source, copy in ((7000, 7002), (7001, 7003)):  # --kokoro-shifts 1: each speaker's clips in a Praat voice
+        for utt in range(2):
+            assert kokoro[f"{copy}-{copy}01-000{utt}"] == kokoro[f"{source}-{source}01-000{utt}"]
     training = {text for subset in (bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET)
                 for text in transcripts(tiny / subset).values()}
     assert set(kokoro.values()) <= training and len(set(kokoro.values())) > 1
@@ -1098,6 +1103,8 @@ def test_kokoro_set_speaks_what_the_training_sets_spoke_in_its_voices(tiny):
     names = {int(r[0]): (r[1].strip(), r[2].strip(), r[4].strip()) for r in rows}
     assert names[7000] == ("F", bc.KOKORO_SET, bc.speaker_plan(bc.KOKORO_SET, 1, 7000, 0)[0].name)
     assert names[7001][2].startswith("kokoro:af_aoede") and " formant=" not in names[7001][2]
+    assert names[7002][:2] == ("F", bc.KOKORO_SET) and " formant=" in names[7002][2]
+    assert names[7002][2].startswith("kokoro:af_alloy") and names[7002][2].endswith(" from 7000")
 
 
 def test_transcripts(tiny):
@@ -1114,7 +1121,8 @@ def test_transcripts(tiny):
 
 def test_speakers_txt(tiny):
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
-    assert len(rows) == 9 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, real-sentences, the three games, two speeds
+    assert len(rows) == 9 + 2 + 7 + 3 + 2 + 3 + 2 * 4  # synthetic, Kokoro's shifted copies, real-sentences,
+    # the three games, two speeds
     table = {int(r[0]): (r[1].strip(), r[2].strip(), float(r[3]), r[4].strip()) for r in rows}
     assert {sex for sex, *_ in table.values()} == {"F", "M", bc.CAST}
     assert table[1000][1] == bc.TRAIN_SET and table[5001][1] == bc.VALID_SET and table[3000][1] == bc.MORE_SET
