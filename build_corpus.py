@@ -1082,16 +1082,19 @@ def coded(audio, clip, seed, codec_prob):
 
 def synthesize_clip(synthesizer, clip, seed, codec_prob=0.0, copies=()):
     """[(samples, Sentence)] of the clip and then of each of its shifted ``copies`` (Clips of the same
-    utterance): the first of the clip's sentences whose audio is <= MAX_CLIP_S, synthesised once; a training
-    clip is then sent through a codec on a share ``codec_prob`` of clips (``transmit``)."""
+    utterance): the first of the clip's sentences whose audio, and every copy's, is <= MAX_CLIP_S,
+    synthesised once; a training clip is then sent through a codec on a share ``codec_prob`` of clips
+    (``transmit``)."""
     recording = Recording(synthesizer)
     for attempt, sentence in enumerate(clip.candidates):
-        audio = render(recording, sentence, clip.speaker, clip_rng(seed, clip, attempt))
-        if len(audio) <= MAX_CLIP_S * SAMPLE_RATE:
-            playback = Recording(spoken=recording.spoken)
-            return [(coded(audio, clip, seed, codec_prob), sentence)] + [
-                (coded(render(playback, sentence, copy.speaker, clip_rng(seed, copy, attempt)), copy, seed,
-                       codec_prob), sentence) for copy in copies]
+        audio = [render(recording, sentence, clip.speaker, clip_rng(seed, clip, attempt))]
+        if len(audio[0]) > MAX_CLIP_S * SAMPLE_RATE:
+            continue
+        playback = Recording(spoken=recording.spoken)
+        audio += [render(playback, sentence, copy.speaker, clip_rng(seed, copy, attempt)) for copy in copies]
+        if max(map(len, audio)) <= MAX_CLIP_S * SAMPLE_RATE:
+            return [(coded(samples, each, seed, codec_prob), sentence)
+                    for samples, each in zip(audio, (clip, *copies))]
     raise RuntimeError(f"{clip.utt_id}: all {len(clip.candidates)} reserved sentences came out longer "
                        f"than {MAX_CLIP_S} s; lower --max-words")
 

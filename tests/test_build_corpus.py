@@ -425,6 +425,22 @@ def test_a_clip_and_its_copies_come_from_one_synthesis():
     assert len(set(pitches)) == 4  # each copy at its own pitch
 
 
+def test_a_copy_too_long_moves_the_clip_and_its_copies_to_the_next_sentence(monkeypatch):
+    def render(synthesizer, sentence, speaker, rng):  # a copy comes out half a second longer than its source
+        synthesizer.speak(speaker.voice, sentence.text, 1.0)
+        return np.zeros(int((len(sentence.text) / 10 + 0.5 * speaker.shifted) * bc.SAMPLE_RATE), np.float32)
+
+    monkeypatch.setattr(bc, "render", render)
+    synthesizer = bc.Synthesizer()
+    synthesizer._kokoro = kokoro = FakeKokoro()
+    long, short = (bc.Sentence(text, text.lower().rstrip(".")) for text in ("A longer sentence is here.", "Short one."))
+    _, planned = kokoro_clips_with_copies(bc.Path("OUT"), 1, 1, 1)
+    source, copy = (dataclasses.replace(clip, candidates=(long, short)) for clip in planned)
+    monkeypatch.setattr(bc, "MAX_CLIP_S", len(long.text) / 10 + 0.25)  # the source fits, its copy does not
+    built = bc.synthesize_clip(synthesizer, source, seed=0, copies=[copy])
+    assert [sentence for _, sentence in built] == [short, short] and len(kokoro.calls) == 2
+
+
 def test_run_jobs_builds_copies_with_their_source_and_rebuilds_what_is_missing(tmp_path, monkeypatch):
     kokoro = FakeKokoro()
     monkeypatch.setattr(bc, "load_kokoro", lambda downloads: kokoro)
