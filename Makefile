@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SEED   ?= 0
-# speakers in Kokoro's neural voices (build_corpus.py --kokoro-speakers), for the final model's training set;
-# after changing it, rm LibriSpeech/.built and make corpus again
+# speakers in Kokoro's neural voices (build_corpus.py --kokoro-speakers), for the final model's training set,
+# and Praat-made speakers per Kokoro speaker, speaking its clips again at no synthesis cost (--kokoro-shifts):
+# KOKORO_SPEAKERS=84 KOKORO_SHIFTS=4 makes 2,100 clips from 420 syntheses. After changing either,
+# rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro and make corpus again
 KOKORO_SPEAKERS ?= 0
-# Praat-made speakers per Kokoro speaker, speaking its clips again at no synthesis cost (build_corpus.py
-# --kokoro-shifts); KOKORO_SPEAKERS=84 KOKORO_SHIFTS=4 makes 2,100 clips from 420 syntheses
 KOKORO_SHIFTS ?= 0
 # share of the synthetic training clips sent through a phone codec or a low-rate MP3 or Opus file
 # (build_corpus.py --codec-prob); after changing it, rm -r LibriSpeech/synth-train* and make corpus again
