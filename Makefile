@@ -7,9 +7,10 @@ PY     := $(VENV)/bin/python
 SEED   ?= 0
 # speakers in Kokoro's neural voices (build_corpus.py --kokoro-speakers), for the final model's training set,
 # and Praat-made speakers per Kokoro speaker, speaking its clips again at no synthesis cost (--kokoro-shifts):
-# KOKORO_SPEAKERS=84 KOKORO_SHIFTS=4 makes 2,100 clips from 420 syntheses. After changing either,
-# rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro and make corpus again
+# KOKORO_SPEAKERS=84 KOKORO_SHIFTS=4 makes 2,100 clips from 420 syntheses (KOKORO_UTTS clips a speaker).
+# After changing one, rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro and make corpus again
 KOKORO_SPEAKERS ?= 0
+KOKORO_UTTS ?= 5
 KOKORO_SHIFTS ?= 0
 # share of the synthetic training clips sent through a phone codec or a low-rate MP3 or Opus file
 # (build_corpus.py --codec-prob); after changing it, rm -r LibriSpeech/synth-train* and make corpus again
@@ -61,7 +62,7 @@ corpus: train_corpus.json valid_corpus.json train_corpus_large.json valid_new_en
         real_prompts_corpus.json real_sentences_corpus.json real_dialogue_corpus.json \
         real_dialogue_train_corpus.json real_drascula_corpus.json
 LibriSpeech/.built: build_corpus.py amazon_queen.py drascula.py steel_sky.py $(VENV)/.installed
-	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED) --kokoro-speakers $(KOKORO_SPEAKERS) --kokoro-shifts $(KOKORO_SHIFTS) --codec-prob $(CODEC_PROB)
+	$(PY) build_corpus.py --out LibriSpeech --seed $(SEED) --kokoro-speakers $(KOKORO_SPEAKERS) --kokoro-utts $(KOKORO_UTTS) --kokoro-shifts $(KOKORO_SHIFTS) --codec-prob $(CODEC_PROB)
 	cd LibriSpeech && VUI_PYTHON=../$(PY) bash ../flac_to_wav.sh
 	touch $@
 train_corpus.json: LibriSpeech/.built create_desc_json.py
