@@ -47,7 +47,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
 
 Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, festival or Kokoro) -> Praat
 "Change gender" (formant shift and pitch make one voice into many male and female pseudo-speakers; not for
-Kokoro, whose voices are many people's already) -> soxr resample to 16 kHz -> trim edge silence -> on some
+Kokoro's own speakers, whose voices are many people's already, only for their --kokoro-shifts copies, which
+reshape the same synthesis) -> soxr resample to 16 kHz -> trim edge silence -> on some
 clips reverberation, background noise, microphone colour, band limiting -> peak gain and a faint noise floor
 (real recordings are never digitally silent) -> with --codec-prob, on that share of the training clips, a
 phone call's codec (G.711, GSM, G.721, G.722) or a low-rate MP3 or Opus file, coded and decoded -> FLAC.
@@ -171,7 +172,7 @@ KOKORO_BLEND_PROB = 0.6  # share of speakers whose voice is a blend
 KOKORO_BLEND_WEIGHT = (0.3, 0.7)  # share of the first voice's style vector in a blend
 KOKORO_RATE = (0.87, 1.18)  # length scale: Kokoro's speed 1.15 to 0.85
 KOKORO_STYLE_SHAPE = (510, 1, 256)  # a voice's style vectors, one per count of phonemes spoken
-UNSHIFTED_ENGINES = frozenset({"kokoro"})  # engines whose voices Praat does not change (but in --kokoro-shifts)
+UNSHIFTED_ENGINES = frozenset({"kokoro"})  # engines whose speakers keep their voice (their shifted copies do not)
 
 # Real speech: words a person speaks in KTuberling, a children's game (Debian package ktuberling-data)
 KTUBERLING_DIR = Path("/usr/share/ktuberling/sounds/en")

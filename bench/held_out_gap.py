@@ -19,6 +19,7 @@ Prints WER and CER per set and each set's CER as a ratio of the training clips'.
 (its TTS packages too) and takes a few minutes; it is a diagnostic, not a test.
 """
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -41,6 +42,7 @@ def read_description(path):
     return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
 
 
+@functools.lru_cache(maxsize=None)  # once per corpus, not once per clip
 def kokoro_layout(corpus_dir):
     """(speakers, shifts) of a corpus's Kokoro set (--kokoro-speakers, --kokoro-shifts), counted in its
     SPEAKERS.TXT, where a shifted copy's name ends "from <its source's id>"."""
