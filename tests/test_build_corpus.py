@@ -360,6 +360,8 @@ def test_kokoro_speaks_a_blend_at_its_speed_in_its_accent():
     _, style, _, lang = kokoro.calls[-1]
     assert lang == "en-gb" and style.dtype == np.float32
     assert np.allclose(style, 0.25 * kokoro.voices["bf_emma"] + 0.75 * kokoro.voices["bf_lily"])
+    bc.kokoro_speak(kokoro, bc.Voice("kokoro", "jm_kumo", "M"), "Hello there.", 1.0)
+    assert kokoro.calls[-1][3] == "en-us"  # English with a Japanese voice's accent
     with pytest.raises(RuntimeError, match="22050 Hz"):
         bc.kokoro_speak(FakeKokoro(rate=22050), bella, "Hello there.", 1.0)
 
@@ -489,7 +491,7 @@ def fake_kokoro_files(tmp_path, monkeypatch):
     styles = {v.name: np.random.default_rng(i).standard_normal((2, 1, 3)).astype("<f4")
               for i, v in enumerate(bc.KOKORO_VOICES)}
     tar_gz(downloads / bc.KOKORO_SDIST.name, {bc.KOKORO_VOICES_DIR + f"{name}.bin": style.tobytes()
-                                              for name, style in {**styles, "zf_xiaoxiao": styles["af_bella"]}.items()})
+                                              for name, style in {**styles, "xx_unused": styles["af_bella"]}.items()})
     monkeypatch.setattr(bc, "KOKORO_MODEL_PARTS", archives)
     monkeypatch.setattr(bc, "KOKORO_SDIST", pinned(downloads / bc.KOKORO_SDIST.name))
     monkeypatch.setattr(bc, "KOKORO_MODEL_SHA256", hashlib.sha256(b"".join(parts)).hexdigest())
@@ -498,17 +500,30 @@ def fake_kokoro_files(tmp_path, monkeypatch):
     return downloads, b"".join(parts), styles
 
 
-def test_prepare_kokoro_joins_the_model_and_keeps_the_english_voices(fake_kokoro_files):
+def test_prepare_kokoro_joins_the_model_and_keeps_the_voices_it_speaks(fake_kokoro_files):
     downloads, model, styles = fake_kokoro_files
     model_path, voices_path = bc.prepare_kokoro(downloads)
     assert model_path.read_bytes() == model
     with np.load(voices_path) as saved:
-        assert sorted(saved.files) == sorted(styles)  # the Chinese voice left out
+        assert sorted(saved.files) == sorted(styles)  # the voice not in KOKORO_VOICES left out
         for name, style in styles.items():
             assert np.array_equal(saved[name], style) and saved[name].dtype == np.float32
     before = {p.name: p.stat().st_mtime_ns for p in downloads.iterdir()}
     assert bc.prepare_kokoro(downloads) == (model_path, voices_path)  # made once
     assert {p.name: p.stat().st_mtime_ns for p in downloads.iterdir()} == before
+
+
+def test_prepare_kokoro_remakes_a_voices_file_that_lacks_voices(fake_kokoro_files):
+    downloads, _, styles = fake_kokoro_files
+    with open(downloads / bc.KOKORO_VOICES_NAME, "wb") as old:  # as written when fewer voices were spoken
+        np.savez(old, af_bella=styles["af_bella"])
+    _, voices_path = bc.prepare_kokoro(downloads)
+    with np.load(voices_path) as saved:
+        assert sorted(saved.files) == sorted(styles)
+        assert np.array_equal(saved["zm_yunxi"], styles["zm_yunxi"])
+    (downloads / bc.KOKORO_VOICES_NAME).write_bytes(b"PK\x03\x04 cut short")  # a damaged file
+    bc.prepare_kokoro(downloads)
+    assert bc.saved_voices(voices_path) == set(styles)
 
 
 def test_prepare_kokoro_refuses_a_model_of_other_bytes_and_leaves_none(fake_kokoro_files, monkeypatch):
@@ -525,7 +540,7 @@ def test_prepare_kokoro_names_the_voices_the_sdist_lacks(fake_kokoro_files, monk
     downloads, _, _ = fake_kokoro_files
     tar_gz(downloads / bc.KOKORO_SDIST.name, {bc.KOKORO_VOICES_DIR + "af_bella.bin": bytes(24)})
     monkeypatch.setattr(bc, "KOKORO_SDIST", pinned(downloads / bc.KOKORO_SDIST.name))
-    with pytest.raises(SystemExit, match=r"kokoro-0.8.4.tar.gz lacks the voices af_alloy, af_aoede, .*bm_lewis under "
+    with pytest.raises(SystemExit, match=r"kokoro-0.8.4.tar.gz lacks the voices af_alloy, af_aoede, .*bm_lewis, ef_dora, .*zm_yunyang under "
                                          r"kokoro-0.8.4/kokoro.js/voices/"):
         bc.prepare_kokoro(downloads)
 
@@ -931,7 +946,8 @@ def test_read_dialogue_skips_a_missing_archive_and_stops_on_a_wrong_one(tmp_path
 def fake_kokoro(fake_pypi):
     """Kokoro's files in place in the fake downloads folder, and a FakeKokoro speaking in every process."""
     (fake_pypi / bc.KOKORO_MODEL_NAME).write_bytes(b"a model")
-    (fake_pypi / bc.KOKORO_VOICES_NAME).write_bytes(b"its voices")
+    with open(fake_pypi / bc.KOKORO_VOICES_NAME, "wb") as voices:
+        np.savez(voices, **FakeKokoro().voices)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(bc, "load_kokoro", lambda downloads: FakeKokoro())
         yield
