@@ -24,7 +24,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                                the sets above reserved but never spoke (in rounds: a round's speakers
                                speak from what the rounds before left unheard)
     OUT/synth-train-kokoro/... with --kokoro-speakers: the neural voices of Kokoro-82M (American and British
-                               women and men, others with a foreign accent, blends of two), reading sentences the sets above spoke;
+                               women and men, others speaking English with a foreign accent, and blends of
+                               two), reading sentences the sets above spoke;
                                with --kokoro-shifts, each speaker's clips again in Praat-made voices
     OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
