@@ -540,8 +540,8 @@ def test_prepare_kokoro_names_the_voices_the_sdist_lacks(fake_kokoro_files, monk
     downloads, _, _ = fake_kokoro_files
     tar_gz(downloads / bc.KOKORO_SDIST.name, {bc.KOKORO_VOICES_DIR + "af_bella.bin": bytes(24)})
     monkeypatch.setattr(bc, "KOKORO_SDIST", pinned(downloads / bc.KOKORO_SDIST.name))
-    with pytest.raises(SystemExit, match=r"kokoro-0.8.4.tar.gz lacks the voices af_alloy, af_aoede, .*bm_lewis, ef_dora, .*zm_yunyang under "
-                                         r"kokoro-0.8.4/kokoro.js/voices/"):
+    with pytest.raises(SystemExit, match=r"kokoro-0.8.4.tar.gz lacks the voices af_alloy, af_aoede, .*bm_lewis, "
+                                         r"ef_dora, .*zm_yunyang under kokoro-0.8.4/kokoro.js/voices/"):
         bc.prepare_kokoro(downloads)
 
 
