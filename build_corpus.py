@@ -1228,6 +1228,21 @@ def speakers_text(speakers, minutes, args):
     return "\n".join(lines) + "\n"
 
 
+def stale_speakers(out, speakers):
+    """The Speakers of ``speakers`` whose folder in ``out`` was built for another plan: the SPEAKERS.TXT an
+    earlier build wrote there lists their id with another sex, set or voice (other options, seed or code)."""
+    path = out / SPEAKERS_NAME
+    if not path.exists():
+        return []
+    listed = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith(";"):
+            speaker_id, sex, subset, _, name = (field.strip() for field in line.split("|", 4))
+            listed[int(speaker_id)] = (sex, subset, name)
+    return [s for s in speakers if listed.get(s.id, (s.sex, s.subset, s.name)) != (s.sex, s.subset, s.name)
+            and (out / s.subset / str(s.id)).is_dir()]
+
+
 def lm_text(sentences, excluded):
     """Every usable sentence but the excluded (validation) ones: upper-case transcripts, one a line."""
     held_out = {s.transcript for s in excluded}
@@ -1900,6 +1915,13 @@ def main(argv=None):
                                    args.seed)
     speakers = (train_speakers + more_speakers + extra_speakers + kokoro_speakers + kokoro_copies + valid_speakers
                 + new_engine_speakers)
+    stale = stale_speakers(out, speakers)
+    if stale:  # resuming would keep their clips under a SPEAKERS.TXT that describes other voices
+        first, folders = stale[0], sorted({str(out / s.subset) for s in stale})
+        raise SystemExit(f"build_corpus: {len(stale)} speakers in {out} were built for other options, seed or "
+                         f"code ({out / SPEAKERS_NAME} lists {first.id} as another voice than this build's "
+                         f"{first.name}); remove {' '.join(folders)} and build again, or build with the "
+                         "options they were built with")
     missing = missing_engines({s.voice.engine for s in speakers})
     if missing:
         raise SystemExit(f"build_corpus: the engines {', '.join(sorted(missing))} are not installed; run "

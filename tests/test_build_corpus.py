@@ -970,6 +970,20 @@ def tiny(tmp_path_factory, fake_pypi, fake_kokoro, fake_queen, fake_drascula, fa
     return out
 
 
+def test_a_rebuild_with_other_voices_stops_before_it_mixes_them_in(tiny):
+    planned = bc.speaker_plan(bc.TRAIN_SET, 2, bc.TRAIN_FIRST_SPEAKER, seed=0)
+    assert bc.stale_speakers(tiny, planned) == []  # the plan it was built with
+    other = dataclasses.replace(planned[1], rate=planned[1].rate + 0.01)
+    assert bc.stale_speakers(tiny, [planned[0], other]) == [other]
+    unbuilt = dataclasses.replace(other, id=bc.TRAIN_FIRST_SPEAKER + 40)  # no folder: nothing to mix
+    assert bc.stale_speakers(tiny, [unbuilt]) == []
+    before = sorted(p.relative_to(tiny) for p in tiny.rglob("*"))
+    with pytest.raises(SystemExit, match=rf"speakers in .* were built for other options, seed or code .*SPEAKERS.TXT "
+                                         rf"lists 1000 as another voice .*; remove .*{bc.TRAIN_SET}"):
+        bc.main(["--out", str(tiny), "--jobs", "1", *TINY, "--seed", "1"])
+    assert sorted(p.relative_to(tiny) for p in tiny.rglob("*")) == before
+
+
 def test_real_words_copied_with_their_words(tiny):
     chapter = tiny / bc.REAL_WORDS_SET / "9000" / "900001"
     assert read_lines(chapter / "9000-900001.trans.txt") == ["9000-900001-0000 BALL",
