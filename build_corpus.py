@@ -1228,17 +1228,22 @@ def speakers_text(speakers, minutes, args):
     return "\n".join(lines) + "\n"
 
 
-def stale_speakers(out, speakers):
-    """The Speakers of ``speakers`` whose folder in ``out`` was built for another plan: the SPEAKERS.TXT an
-    earlier build wrote there lists their id with another sex, set or voice (other options, seed or code)."""
-    path = out / SPEAKERS_NAME
-    if not path.exists():
-        return []
+def listed_speakers(out):
+    """{speaker id: (sex, subset, name)} of the SPEAKERS.TXT in ``out``, as ``speakers_text`` wrote it."""
     listed = {}
-    for line in path.read_text().splitlines():
+    for line in (out / SPEAKERS_NAME).read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith(";"):
             speaker_id, sex, subset, _, name = (field.strip() for field in line.split("|", 4))
             listed[int(speaker_id)] = (sex, subset, name)
+    return listed
+
+
+def stale_speakers(out, speakers):
+    """The Speakers of ``speakers`` whose folder in ``out`` was built for another plan: the SPEAKERS.TXT an
+    earlier build wrote there lists their id with another sex, set or voice (other options, seed or code)."""
+    if not (out / SPEAKERS_NAME).exists():
+        return []
+    listed = listed_speakers(out)
     return [s for s in speakers if listed.get(s.id, (s.sex, s.subset, s.name)) != (s.sex, s.subset, s.name)
             and (out / s.subset / str(s.id)).is_dir()]
 

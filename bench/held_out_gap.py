@@ -46,9 +46,7 @@ def read_description(path):
 def kokoro_layout(corpus_dir):
     """(speakers, shifts) of a corpus's Kokoro set (--kokoro-speakers, --kokoro-shifts), counted in its
     SPEAKERS.TXT, where a shifted copy's name ends "from <its source's id>"."""
-    rows = [line.split("|") for line in (Path(corpus_dir) / bc.SPEAKERS_NAME).read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.startswith(";")]
-    names = [row[4].strip() for row in rows if row[2].strip() == bc.KOKORO_SET]
+    names = [name for _, subset, name in bc.listed_speakers(Path(corpus_dir)).values() if subset == bc.KOKORO_SET]
     sources = sum(" from " not in name for name in names)
     return sources, (len(names) - sources) // max(sources, 1)
 
