@@ -44,7 +44,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                            drascula.py), one speaker per character, never trained on
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters (a
                            real-sentences person's or voice actor's: who, and the recording's package)
-    OUT/synth-lm-text.txt  every usable sentence except the validation ones, for a language model
+    OUT/synth-lm-text.txt  every usable sentence except the validation ones, then real-dialogue-train's lines,
+                           for a language model
 
 Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, festival or Kokoro) -> Praat
 "Change gender" (formant shift and pitch make one voice into many male and female pseudo-speakers; not for
@@ -1254,6 +1255,13 @@ def lm_text(sentences, excluded):
     return "".join(f"{s.transcript.upper()}\n" for s in sentences if s.transcript not in held_out)
 
 
+def spoken_lines(out, speakers):
+    """What the real ``speakers`` (RealSpeakers written under ``out``) say: their clips' transcripts, one a
+    line, in id order, upper case as their trans.txt files hold them."""
+    return "".join(f"{text}\n" for speaker in sorted(speakers, key=lambda speaker: speaker.id)
+                   for text, _ in chapter_clips(real_chapter_dir(out, speaker.subset, speaker.id)))
+
+
 # ------------------------------------------------------------------------------------ real speech
 
 def real_word(path):
@@ -1966,9 +1974,6 @@ def main(argv=None):
     minutes = {}
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
-    # the LM also learns from the sentences too short or too long to speak (EXPERIMENTS.md: they lower
-    # the lm decoder's WER)
-    write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences))
     real_words = copy_real_words(Path(args.real_words), out)
     real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
     real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
@@ -1977,6 +1982,10 @@ def main(argv=None):
     real_cast = copy_steel_sky(Path(args.real_steel_sky), Path(args.scummvm), out)
     real_training = [speaker for speaker in (*real_actors, *real_cast) if speaker.subset == REAL_DIALOGUE_TRAIN_SET]
     real_faster_slower = copy_speed_perturbed(out, real_training, args.speed_perturb)
+    # the LM also learns from the sentences too short or too long to speak, and from how the actors trained on
+    # talk (EXPERIMENTS.md: both lower the lm decoder's WER)
+    write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences)
+                          + spoken_lines(out, real_training))
     for real in (real_people, real_actors, real_characters, real_cast, real_faster_slower):
         minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real.items())
     write_text_atomically(out / SPEAKERS_NAME, speakers_text(

@@ -52,7 +52,8 @@ def read_sentences(path):
 def package_sentences():
     """The default corpus' language model text, built from the text packages requirements.txt installs:
     one list of words per line, exactly as ``build_corpus.py`` with its default arguments writes
-    ``synth-lm-text.txt`` (every clean sentence but the validation set's). A few seconds."""
+    ``synth-lm-text.txt`` (every clean sentence but the validation set's) before the game lines it adds
+    there from Debian's game data. A few seconds."""
     import build_corpus
 
     defaults = build_corpus.parse_args([])

@@ -1219,6 +1219,15 @@ def test_validation_text_held_out(tiny):
     assert min(len(line.split()) for line in lm_text) < bc.MIN_WORDS
 
 
+def test_lm_text_ends_with_the_real_training_lines_and_no_held_out_ones(tiny):
+    lines = read_lines(tiny / bc.LM_TEXT_NAME)
+    trained_on = list(transcripts(tiny / bc.REAL_DIALOGUE_TRAIN_SET).values())
+    assert len(trained_on) == 14 and lines[-len(trained_on):] == trained_on  # the actors' and the cast's
+    held_out = [transcripts(tiny / subset).values() for subset in (bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET,
+                                                                     bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET)]
+    assert all(held_out) and not set(lines) & {line for spoken in held_out for line in spoken}
+
+
 def test_rerun_is_noop_and_seed_reproducible(tiny, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in tiny.rglob("*") if p.is_file()}
     assert bc.main(["--out", str(tiny), "--jobs", "1", *TINY]) == 0
