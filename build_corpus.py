@@ -648,14 +648,18 @@ def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, val
     return clips
 
 
-def spoken_training_sentences(results, seed, n):
-    """``n`` sentences the training sets' clips spoke (``results``, as run_jobs returns): each once in a seeded
-    shuffle, then round again if ``n`` is more. The Kokoro set's text: it adds voices, never a sentence the
-    other training sets lack."""
+def spoken_training_sentences(results, seed, n, max_words):
+    """``n`` sentences of at most ``max_words`` words that the training sets' clips spoke (``results``, as
+    run_jobs returns): each once in a seeded shuffle, then round again if ``n`` is more. The Kokoro set's
+    text: it adds voices, never a sentence the other training sets lack. The longer sentences that
+    synth-train-more and -extra speak are left out: at Kokoro's slowest rate three of them in a row can all
+    run past MAX_CLIP_S, which would stop the build."""
     training = (TRAIN_SET, MORE_SET, EXTRA_SET)
-    spoken = {r[1].transcript: r[1] for _, r in sorted(results.items()) if r[0].speaker.subset in training}
+    spoken = {r[1].transcript: r[1] for _, r in sorted(results.items())
+              if r[0].speaker.subset in training and r[1].n_words <= max_words}
     if n and not spoken:
-        raise SystemExit(f"build_corpus: {KOKORO_SET} reads what the training sets spoke, and they spoke nothing")
+        raise SystemExit(f"build_corpus: {KOKORO_SET} reads what the training sets spoke in at most {max_words} "
+                         f"words, and they spoke nothing of the kind")
     sentences = [spoken[transcript] for transcript in sorted(spoken)]
     order = np.random.default_rng([seed, stream_id(KOKORO_SET)]).permutation(len(sentences))
     return [sentences[order[i % len(order)]] for i in range(n)]
@@ -1964,7 +1968,8 @@ def main(argv=None):
     clips += extra_clips
     # Kokoro's voices read what the training sets spoke: a clip costs a core ten times a piper one's, so
     # they are spent on voices, not on sentences
-    kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES)
+    kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES,
+                                            args.max_words)
     kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
     kokoro_clips += copy_plan(kokoro_clips, kokoro_copies)
     results.update(synthesise(kokoro_clips, downloads=downloads))

@@ -321,17 +321,20 @@ def test_spoken_training_sentences_are_the_training_sets_once_each_in_a_seeded_o
 
     rows = [result(bc.TRAIN_SET, 1000, 0, "a b c d e"), result(bc.MORE_SET, 3000, 0, "f g h i j"),
             result(bc.EXTRA_SET, 6000, 0, "k l m n o"), result(bc.EXTRA_SET, 6000, 1, "a b c d e"),
-            result(bc.VALID_SET, 5000, 0, "v w x y z"), result(bc.NEW_ENGINE_SET, 8000, 0, "v w x y z")]
+            result(bc.VALID_SET, 5000, 0, "v w x y z"), result(bc.NEW_ENGINE_SET, 8000, 0, "v w x y z"),
+            result(bc.MORE_SET, 3000, 1, "p q r s t u")]  # longer than the Kokoro set may read
     results = {row[0].utt_id: row for row in rows}
-    spoken = bc.spoken_training_sentences(results, seed=0, n=3)
+    spoken = bc.spoken_training_sentences(results, seed=0, n=3, max_words=5)
     assert sorted(s.transcript for s in spoken) == ["a b c d e", "f g h i j", "k l m n o"]
-    assert bc.spoken_training_sentences(dict(reversed(results.items())), seed=0, n=3) == spoken
-    assert bc.spoken_training_sentences(results, seed=0, n=7) == spoken * 2 + spoken[:1]  # round again
-    orders = {tuple(s.transcript for s in bc.spoken_training_sentences(results, seed, 3)) for seed in range(8)}
+    assert bc.spoken_training_sentences(dict(reversed(results.items())), seed=0, n=3, max_words=5) == spoken
+    assert bc.spoken_training_sentences(results, seed=0, n=7, max_words=5) == spoken * 2 + spoken[:1]  # round again
+    orders = {tuple(s.transcript for s in bc.spoken_training_sentences(results, seed, 3, max_words=5))
+              for seed in range(8)}
     assert len(orders) > 1
-    assert bc.spoken_training_sentences({}, seed=0, n=0) == []
-    with pytest.raises(SystemExit, match="synth-train-kokoro reads what the training sets spoke, and they spoke nothing"):
-        bc.spoken_training_sentences({}, seed=0, n=3)
+    assert "p q r s t u" in {s.transcript for s in bc.spoken_training_sentences(results, 0, 8, max_words=6)}
+    assert bc.spoken_training_sentences({}, seed=0, n=0, max_words=5) == []
+    with pytest.raises(SystemExit, match="synth-train-kokoro reads what the training sets spoke in at most 4 words"):
+        bc.spoken_training_sentences(results, seed=0, n=3, max_words=4)
 
 
 class FakeKokoro:
