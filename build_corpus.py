@@ -656,7 +656,7 @@ def spoken_training_sentences(results, seed, n, max_words):
     run past MAX_CLIP_S, which would stop the build."""
     training = (TRAIN_SET, MORE_SET, EXTRA_SET)
     spoken = {r[1].transcript: r[1] for _, r in sorted(results.items())
-              if r[0].speaker.subset in training and r[1].n_words <= max_words}
+              if r[0].speaker.subset in training and speakable(r[1], max_words)}
     if n and not spoken:
         raise SystemExit(f"build_corpus: {KOKORO_SET} reads what the training sets spoke in at most {max_words} "
                          f"words, and they spoke nothing of the kind")
