@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import pickle
 import sys
@@ -498,6 +499,18 @@ def pocketsphinx_transcriber():
     return transcribe_one
 
 
+def pocketsphinx_transcripts(paths):
+    """PocketSphinx's transcript of each of ``paths`` in order; None for a clip it cannot read."""
+    transcribe_one = pocketsphinx_transcriber()
+    transcripts = []
+    for path in paths:
+        try:
+            transcripts.append(transcribe_one(path))
+        except AudioError:
+            transcripts.append(None)
+    return transcripts
+
+
 def exact_share(references, hypotheses):
     """Share of clips whose transcript has exactly the reference's words: for one-word clips, the word
     accuracy."""
@@ -518,26 +531,41 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
         raise UsageError("PocketSphinx asked for sets that are not scored: "
                          f"{', '.join(sorted(baseline_sets - set(sets)))}")
     decode = make_decoders(decoders, lm_path)
-    sphinx = pocketsphinx_transcriber() if baseline_sets else None
-    table = {}
-    for name, clips in sets.items():
-        references, hypotheses = [], {f"ours, {d}": [] for d in decoders}
-        if name in baseline_sets:
-            hypotheses[POCKETSPHINX] = []
-        for path, text, transcripts in decoded_clips(model, audio_gen, clips, decode):
-            references.append(text)
-            for decoder in decoders:
-                hypotheses[f"ours, {decoder}"].append(transcripts[decoder])
-            if name in baseline_sets:
-                hypotheses[POCKETSPHINX].append(sphinx(path))
-        if not references:
-            raise UsageError(f"set {name}: no clip could be transcribed")
-        table[name] = {}
-        for system, texts in hypotheses.items():
-            wer, cer = error_rates(references, texts)
-            table[name][system] = dict(wer=wer, cer=cer, exact=exact_share(references, texts),
-                                       clips=len(references))
+    with _pocketsphinx_beside(sets, baseline_sets) as sphinx_sets:
+        table = {}
+        for name, clips in sets.items():
+            paths, references, hypotheses = [], [], {f"ours, {d}": [] for d in decoders}
+            for path, text, transcripts in decoded_clips(model, audio_gen, clips, decode):
+                paths.append(path)
+                references.append(text)
+                for decoder in decoders:
+                    hypotheses[f"ours, {decoder}"].append(transcripts[decoder])
+            if not references:
+                raise UsageError(f"set {name}: no clip could be transcribed")
+            if name in sphinx_sets:
+                sphinx = dict(zip((path for path, _ in clips), sphinx_sets[name].get()))
+                hypotheses[POCKETSPHINX] = [sphinx[path] or "" for path in paths]
+            table[name] = {}
+            for system, texts in hypotheses.items():
+                wer, cer = error_rates(references, texts)
+                table[name][system] = dict(wer=wer, cer=cer, exact=exact_share(references, texts),
+                                           clips=len(references))
     return table
+
+
+@contextlib.contextmanager
+def _pocketsphinx_beside(sets, names):
+    """{set name: pending ``pocketsphinx_transcripts`` of its clips} for the sets named, worked through in
+    a process of its own while the caller decodes: PocketSphinx is single-threaded C and our decoders
+    mostly Python, so on two cores the two run side by side rather than one after the other."""
+    if not names:
+        yield {}
+        return
+    # spawn, not fork: a fork of a process running TensorFlow's threads can deadlock. Leaving the pool
+    # terminates its process, so an error or an interrupt does not leave it working on
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        yield {name: pool.apply_async(pocketsphinx_transcripts, ([path for path, _ in clips],))
+               for name, clips in sets.items() if name in names}
 
 
 def voice_table(table):

@@ -368,7 +368,7 @@ def test_score_voices_scores_each_set_and_system_on_the_same_clips(trained, tiny
     valid = transcribe.read_corpus(tiny_corpus / "valid_corpus.json")
     silent = tmp_path / "silent.wav"
     soundfile.write(silent, np.zeros(16000), 16000)
-    sets = {"validation": valid, "two": valid[:1] + [(str(silent), "nothing")]}
+    sets = {"validation": valid, "two": [(str(silent), "nothing")] + valid[:1]}
     lm_text = tiny_corpus / "LibriSpeech" / "synth-lm-text.txt"
     table = transcribe.score_voices(model, audio_gen, sets, ("greedy", "lm"), lm_text)
     assert "silent.wav" in capsys.readouterr().err  # reported, and left out for every system
@@ -383,6 +383,14 @@ def test_score_voices_scores_each_set_and_system_on_the_same_clips(trained, tiny
     wer, cer = transcribe.error_rates([valid[0][1]], [greedy(probs, len(probs))])
     assert (table["two"]["ours, greedy"]["wer"], table["two"]["ours, greedy"]["cer"]) == (wer, cer)
     assert table["validation"]["ours, greedy"]["cer"] == first["greedy"]["cer"]
+    # PocketSphinx, run in a process of its own, scores each set's clips as it does one by one here, the
+    # clip our model could not read left out
+    sphinx = transcribe.pocketsphinx_transcriber()
+    for name, clips in (("validation", valid), ("two", valid[:1])):
+        texts = [sphinx(path) for path, _ in clips]
+        wer, cer = transcribe.error_rates([text for _, text in clips], texts)
+        scored = table[name][transcribe.POCKETSPHINX]
+        assert (scored["wer"], scored["cer"]) == (wer, cer)
     rows = transcribe.voice_table(table).splitlines()
     assert rows[0].split() == ["set", "system", "WER", "%", "CER", "%", "exact", "%", "clips"]
     assert len(rows) == 1 + 2 * 3
