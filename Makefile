@@ -7,10 +7,11 @@ PY     := $(VENV)/bin/python
 SEED   ?= 0
 # speakers in Kokoro's neural voices (build_corpus.py --kokoro-speakers), for the final model's training set,
 # and Praat-made speakers per Kokoro speaker, speaking its clips again at no synthesis cost (--kokoro-shifts):
-# the default, 112 speakers of 4 clips and 4 copies each, makes 2,240 clips from 448 syntheses (KOKORO_UTTS
-# clips a speaker); KOKORO_SPEAKERS=0 leaves Kokoro out (no download, 7 to 13 minutes less of the build).
-# After changing one, rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro and make corpus again
-KOKORO_SPEAKERS ?= 112
+# the default, 200 speakers of 4 clips and 4 copies each, makes 4,000 clips from 800 syntheses (KOKORO_UTTS
+# clips a speaker; speakers times 1 + copies at most 1,000); KOKORO_SPEAKERS=0 leaves Kokoro out (no download,
+# about 14 minutes less of the build). After changing one, rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro
+# and make corpus again
+KOKORO_SPEAKERS ?= 200
 KOKORO_UTTS ?= 4
 KOKORO_SHIFTS ?= 4
 # share of the synthetic training clips sent through a phone codec or a low-rate MP3 or Opus file
