@@ -1810,8 +1810,7 @@ def chapter_clips(chapter_dir):
 
 def set_transcripts(out, subset):
     """The transcripts, lower case, of every clip of set ``subset`` under ``out``; none where it is not built."""
-    return {line.split(" ", 1)[1].lower() for trans in sorted((out / subset).glob("*/*/*.trans.txt"))
-            for line in trans.read_text(encoding="utf-8").splitlines() if " " in line}
+    return {text.lower() for chapter_dir in sorted((out / subset).glob("*/*")) for text, _ in chapter_clips(chapter_dir)}
 
 
 def copy_speed_perturbed(out, sources, factors):
