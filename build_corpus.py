@@ -25,7 +25,8 @@ It writes what ``flac_to_wav.sh`` and ``create_desc_json.py`` expect from real L
                                speak from what the rounds before left unheard)
     OUT/synth-train-kokoro/... with --kokoro-speakers: the neural voices of Kokoro-82M (American and British
                                women and men, others speaking English with a foreign accent, and blends of
-                               two), reading sentences the sets above spoke;
+                               two), reading WordNet's usage examples (what the sets above spoke where
+                               WordNet is not installed);
                                with --kokoro-shifts, each speaker's clips again in Praat-made voices
     OUT/synth-valid-new-engine/...  the validation sentences in the voices of an engine no training clip has
     OUT/real-words/...     a person saying 72 English words (Debian ktuberling-data), never trained on
@@ -686,17 +687,30 @@ def extra_set_in_rounds(out_dir, speakers, n_utts, sentences, seed, results, val
 
 def spoken_training_sentences(results, seed, n, max_words):
     """``n`` sentences of at most ``max_words`` words that the training sets' clips spoke (``results``, as
-    run_jobs returns): each once in a seeded shuffle, then round again if ``n`` is more. The Kokoro set's
-    text: it adds voices, never a sentence the other training sets lack. The longer sentences that
-    synth-train-more and -extra speak are left out: at Kokoro's slowest rate three of them in a row can all
-    run past MAX_CLIP_S, which would stop the build."""
+    run_jobs returns), in seeded_rounds. The longer sentences that synth-train-more and -extra speak are left
+    out: at Kokoro's slowest rate three of them in a row can all run past MAX_CLIP_S, which would stop the
+    build."""
     training = (TRAIN_SET, MORE_SET, EXTRA_SET)
     spoken = {r[1].transcript: r[1] for _, r in sorted(results.items())
               if r[0].speaker.subset in training and speakable(r[1], max_words)}
     if n and not spoken:
         raise SystemExit(f"build_corpus: {KOKORO_SET} reads what the training sets spoke in at most {max_words} "
                          f"words, and they spoke nothing of the kind")
-    sentences = [spoken[transcript] for transcript in sorted(spoken)]
+    return seeded_rounds([spoken[transcript] for transcript in sorted(spoken)], seed, n)
+
+
+def kokoro_sentences(examples, results, seed, n, max_words):
+    """The Kokoro set's text: ``n`` of WordNet's ``examples`` of at most ``max_words`` words in seeded_rounds,
+    sentences no other set speaks; where fewer than ``n`` of them are given (WordNet not installed), what the
+    training sets spoke (spoken_training_sentences), so that the set still adds voices."""
+    new = [sentence for sentence in examples if speakable(sentence, max_words)]
+    if len(new) >= n:
+        return seeded_rounds(new, seed, n)
+    return spoken_training_sentences(results, seed, n, max_words)
+
+
+def seeded_rounds(sentences, seed, n):
+    """``n`` of ``sentences``: each once in an order shuffled by ``seed``, then round again if ``n`` is more."""
     order = np.random.default_rng([seed, stream_id(KOKORO_SET)]).permutation(len(sentences))
     return [sentences[order[i % len(order)]] for i in range(n)]
 
@@ -1859,8 +1873,8 @@ def parse_args(argv):
                              "from the sentences no other clip spoke (0: none)")
     parser.add_argument("--extra-utts", type=int, default=30, help=f"clips per {EXTRA_SET} speaker")
     parser.add_argument("--kokoro-speakers", type=int, default=0,
-                        help=f"speakers of {KOKORO_SET}, training speech in Kokoro's neural voices reading sentences "
-                             f"the training sets spoke (about 3 s of a core a clip; 0: none, and no download)")
+                        help=f"speakers of {KOKORO_SET}, training speech in Kokoro's neural voices reading WordNet's "
+                             f"examples (about 3 s of a core a clip; 0: none, and no download)")
     parser.add_argument("--kokoro-utts", type=int, default=5, help=f"clips per {KOKORO_SET} speaker")
     parser.add_argument("--kokoro-shifts", type=int, default=0,
                         help=f"more {KOKORO_SET} speakers per Kokoro speaker, made from its clips by Praat (its sex "
@@ -2002,6 +2016,19 @@ def main(argv=None):
     print(f"build_corpus: {len(sentences)} usable sentences; {len(clips)} clips into {out}/",
           file=sys.stderr)
 
+    # the real sets come first: training speech must never say what a held-out one says
+    real_words = copy_real_words(Path(args.real_words), out)
+    real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
+    real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
+    real_actors = copy_real_dialogue(Path(args.real_dialogue), dialogue, out)
+    real_characters = copy_real_drascula(Path(args.real_drascula), out)
+    real_cast = copy_steel_sky(Path(args.real_steel_sky), Path(args.scummvm), out)
+    real_training = [speaker for speaker in (*real_actors, *real_cast) if speaker.subset == REAL_DIALOGUE_TRAIN_SET]
+    real_faster_slower = copy_speed_perturbed(out, real_training, args.speed_perturb)
+    held_out = set().union(*(set_transcripts(out, subset) for subset in (
+        REAL_WORDS_SET, REAL_PROMPTS_SET, REAL_SENTENCES_SET, REAL_DIALOGUE_SET, REAL_DRASCULA_SET)))
+    examples = wordnet_sentences(Path(args.wordnet), held_out | {s.transcript for s in clean_sentences()})
+
     synthesise = functools.partial(run_jobs, seed=args.seed, jobs=args.jobs, codec_prob=args.codec_prob)
     results = synthesise(clips)
 
@@ -2010,10 +2037,10 @@ def main(argv=None):
         out, extra_speakers, args.extra_utts, sentences, args.seed, results,
         [s.transcript for s in valid_sentences], synthesise)
     clips += extra_clips
-    # Kokoro's voices read what the training sets spoke: a clip costs a core ten times a piper one's, so
-    # they are spent on voices, not on sentences
-    kokoro_text = spoken_training_sentences(results, args.seed, len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES,
-                                            args.max_words)
+    # Kokoro's clips cost a core ten times a piper one's each, and its Praat copies repeat them: new text
+    # from WordNet makes them sentences the model hears nowhere else as well as new voices
+    kokoro_text = kokoro_sentences(examples, results, args.seed,
+                                   len(kokoro_speakers) * args.kokoro_utts * SENTENCE_TRIES, args.max_words)
     kokoro_clips = clip_plan(out, kokoro_speakers, args.kokoro_utts, kokoro_text)
     kokoro_clips += copy_plan(kokoro_clips, kokoro_copies)
     results.update(synthesise(kokoro_clips, downloads=downloads))
@@ -2023,20 +2050,9 @@ def main(argv=None):
     minutes = {}
     for clip, _, seconds, _ in results.values():
         minutes[clip.speaker.id] = minutes.get(clip.speaker.id, 0.0) + seconds / 60
-    real_words = copy_real_words(Path(args.real_words), out)
-    real_prompts = copy_real_prompts(Path(args.real_prompts), Path(args.prompt_texts), out)
-    real_people = copy_real_sentences(downloads, out) if args.real_sentences else {}
-    real_actors = copy_real_dialogue(Path(args.real_dialogue), dialogue, out)
-    real_characters = copy_real_drascula(Path(args.real_drascula), out)
-    real_cast = copy_steel_sky(Path(args.real_steel_sky), Path(args.scummvm), out)
-    real_training = [speaker for speaker in (*real_actors, *real_cast) if speaker.subset == REAL_DIALOGUE_TRAIN_SET]
-    real_faster_slower = copy_speed_perturbed(out, real_training, args.speed_perturb)
     # the LM also learns from the sentences too short or too long to speak, from WordNet's examples and from
     # how the actors trained on talk (EXPERIMENTS.md: each lowers the lm decoder's WER); never from what a
     # held-out set says
-    held_out = set().union(*(set_transcripts(out, subset) for subset in (
-        REAL_WORDS_SET, REAL_PROMPTS_SET, REAL_SENTENCES_SET, REAL_DIALOGUE_SET, REAL_DRASCULA_SET)))
-    examples = wordnet_sentences(Path(args.wordnet), held_out | {s.transcript for s in clean_sentences()})
     write_text_atomically(out / LM_TEXT_NAME, lm_text(clean_sentences() + tuple(examples), valid_sentences)
                           + spoken_lines(out, real_training))
     for real in (real_people, real_actors, real_characters, real_cast, real_faster_slower):

@@ -337,6 +337,21 @@ def test_spoken_training_sentences_are_the_training_sets_once_each_in_a_seeded_o
         bc.spoken_training_sentences(results, seed=0, n=3, max_words=4)
 
 
+def test_kokoro_reads_new_sentences_from_wordnet_and_falls_back_on_the_training_sets():
+    speaker = bc.speaker_plan(bc.TRAIN_SET, 1, 1000, 0)[0]
+    spoken = bc.Sentence("a b c d e", "a b c d e")
+    results = {"x": (bc.Clip(bc.Path("OUT"), speaker, 0, (spoken,)), spoken, 1.0, True)}
+    examples = [bc.Sentence(t, t) for t in ("f g h i j", "k l m n o", "p q r s t u", "v w")]  # too long, too short
+    text = bc.kokoro_sentences(examples, results, seed=0, n=2, max_words=5)
+    assert sorted(s.transcript for s in text) == ["f g h i j", "k l m n o"]
+    assert bc.kokoro_sentences(examples, results, seed=0, n=2, max_words=5) == text  # seeded
+    assert {tuple(bc.kokoro_sentences(examples, results, seed, 2, 5)) for seed in range(8)} == {
+        tuple(text), tuple(reversed(text))}
+    # fewer usable examples than clips to plan (no WordNet): the training sets' sentences, voices only
+    assert bc.kokoro_sentences(examples, results, seed=0, n=3, max_words=5) == [spoken] * 3
+    assert bc.kokoro_sentences([], results, seed=0, n=1, max_words=5) == [spoken]
+
+
 class FakeKokoro:
     """What kokoro_onnx.Kokoro offers the build: ``voices`` and ``create``; it speaks a tone whose pitch
     follows the style, as long as the text, and records each call."""
