@@ -9,7 +9,7 @@ SEED   ?= 0
 # and Praat-made speakers per Kokoro speaker, speaking its clips again at no synthesis cost (--kokoro-shifts):
 # the default, 200 speakers of 4 clips and 4 copies each, makes 4,000 clips from 800 syntheses (KOKORO_UTTS
 # clips a speaker; speakers times 1 + copies at most 1,000); KOKORO_SPEAKERS=0 leaves Kokoro out (no download,
-# about 14 minutes less of the build). After changing one, rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro
+# about 12 minutes less of the build). After changing one, rm -r LibriSpeech/.built LibriSpeech/synth-train-kokoro
 # and make corpus again
 KOKORO_SPEAKERS ?= 200
 KOKORO_UTTS ?= 4

@@ -50,10 +50,12 @@ def read_sentences(path):
 
 
 def package_sentences():
-    """The default corpus' language model text, built from the text packages requirements.txt installs:
-    one list of words per line, exactly as ``build_corpus.py`` with its default arguments writes
-    ``synth-lm-text.txt`` (every clean sentence but the validation set's) before the game lines it adds
-    there from Debian's game data. A few seconds."""
+    """The default corpus' language model text, built from the text packages requirements.txt installs and
+    WordNet's examples where Debian's wordnet-base is installed: one list of words per line, as
+    ``build_corpus.py`` with its default arguments writes ``synth-lm-text.txt`` (every clean sentence but
+    the validation set's, then WordNet's) before the game lines it adds there from Debian's game data; it
+    also keeps the few WordNet lines that the corpus' held-out sets say, which the build leaves out. A few
+    seconds."""
     import build_corpus
 
     defaults = build_corpus.parse_args([])
@@ -61,7 +63,9 @@ def package_sentences():
         build_corpus.load_sentences(), defaults.seed, defaults.valid_speakers * defaults.valid_utts,
         defaults.train_speakers * defaults.train_utts, defaults.max_words,
         defaults.more_speakers * defaults.more_utts)
-    text = build_corpus.lm_text(build_corpus.clean_sentences(), valid)
+    clean = build_corpus.clean_sentences()
+    examples = build_corpus.wordnet_sentences(build_corpus.WORDNET_DIR, {s.transcript for s in clean})
+    text = build_corpus.lm_text(clean + tuple(examples), valid)
     return [words for words in map(words_of, text.splitlines()) if words]
 
 

@@ -10,10 +10,10 @@ the project's ``results/model_end.h5``.
 
 The default decoder, lm, needs the word language model's text. Where ``--lm`` is not given and the corpus'
 ``LibriSpeech/synth-lm-text.txt`` is not there, the same text is built from the two text packages
-requirements.txt installs (``language_model.package_sentences``, a few seconds), rather than shipped
-under results/: it is the text the default corpus build writes, byte for byte, up to the game lines it
-adds from Debian's game data; it stays in step with build_corpus.py, and it adds no megabytes to the
-repository.
+requirements.txt installs and Debian's WordNet (``language_model.package_sentences``, a few seconds),
+rather than shipped under results/: it is the text the default corpus build writes, up to the game lines
+it adds from Debian's game data (and a few WordNet lines it leaves out because a held-out set says them);
+it stays in step with build_corpus.py, and it adds no megabytes to the repository.
 
 Normalisation: the model was trained on features scaled by its training set's mean and standard
 deviation; they are saved beside it when it is trained (``results/model_end.norm.npz``) and used as they
