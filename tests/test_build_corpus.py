@@ -983,11 +983,23 @@ WORDNET_NOUN = (
     'bridge"; "falling star"\n')
 
 
+# enough examples of five words or more for the tiny build's Kokoro clips (2 speakers, 2 clips, 3 tries
+# each), and one that the tiny build's real-prompts set says
+WORDNET_ADJ_EXAMPLES = (
+    "she kept a small garden behind the house", "the old bridge was closed for repairs", "we walked home in the rain",
+    "he answered the letter the same day", "the children played quietly in the yard", "a cold wind blew from the north",
+    "they painted the fence a bright green", "the train left the station on time", "her voice was soft and clear",
+    "the river rose after the long storm", "he found the keys under the table", "we ate supper by the open window",
+    "the market opens early on sunday", "goodbye and thank you for calling")
+
+
 def fake_wordnet(folder):
     folder.mkdir(parents=True)
     (folder / "data.noun").write_text(WORDNET_NOUN, encoding="latin-1")
     (folder / "data.verb").write_text('02084071 29 v 01 bark 0 | speak in a curt way; "the dog barked all night"\n',
                                       encoding="latin-1")
+    (folder / "data.adj").write_text("".join(f'0010{i:04d} 00 a 01 plain 0 | simple; "{text}"\n'
+                                             for i, text in enumerate(WORDNET_ADJ_EXAMPLES)), encoding="latin-1")
     return folder
 
 
@@ -995,7 +1007,7 @@ def test_wordnet_examples_read_from_the_glosses_not_the_licence(tmp_path):
     folder = fake_wordnet(tmp_path / "wordnet")
     assert bc.read_wordnet_examples(folder) == [
         "the tin kettle was singing on the stove", "a fish swam under the bridge", "BALL", "it cost 5 dollars",
-        "a fish swam under the bridge", "falling star", "the dog barked all night"]
+        "a fish swam under the bridge", "falling star", "the dog barked all night", *WORDNET_ADJ_EXAMPLES]
     assert bc.read_wordnet_examples(tmp_path / "none") == []
 
 
@@ -1004,7 +1016,8 @@ def test_wordnet_sentences_are_clean_long_enough_and_new(tmp_path):
     sentences = bc.wordnet_sentences(folder, excluded={"falling star"})
     # one word, a digit, a repeat and an excluded transcript are left out
     assert [s.transcript for s in sentences] == ["the tin kettle was singing on the stove",
-                                                 "a fish swam under the bridge", "the dog barked all night"]
+                                                 "a fish swam under the bridge", "the dog barked all night",
+                                                 *WORDNET_ADJ_EXAMPLES]
 
 
 @pytest.fixture(scope="module")
@@ -1189,15 +1202,18 @@ def test_layout(tiny):
         assert 0.5 < info.duration <= bc.MAX_CLIP_S
 
 
-def test_kokoro_set_speaks_what_the_training_sets_spoke_in_its_voices(tiny):
+def test_kokoro_set_speaks_wordnets_examples_in_its_voices_none_that_another_set_says(tiny):
     kokoro = transcripts(tiny / bc.KOKORO_SET)
     assert sorted(kokoro)[:4] == ["7000-700001-0000", "7000-700001-0001", "7001-700101-0000", "7001-700101-0001"]
     for source, copy in ((7000, 7002), (7001, 7003)):  # --kokoro-shifts 1: each speaker's clips in a Praat voice
         for utt in range(2):
             assert kokoro[f"{copy}-{copy}01-000{utt}"] == kokoro[f"{source}-{source}01-000{utt}"]
-    training = {text for subset in (bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET)
-                for text in transcripts(tiny / subset).values()}
-    assert set(kokoro.values()) <= training and len(set(kokoro.values())) > 1
+    examples = {s.transcript.upper() for s in bc.wordnet_sentences(tiny.parent / "wordnet")}
+    held_out = "GOODBYE AND THANK YOU FOR CALLING"  # a WordNet example the real prompts say
+    assert held_out in examples and held_out in transcripts(tiny / bc.REAL_PROMPTS_SET).values()
+    others = {text for subset in (bc.TRAIN_SET, bc.MORE_SET, bc.EXTRA_SET, bc.VALID_SET, bc.REAL_PROMPTS_SET)
+              for text in transcripts(tiny / subset).values()}
+    assert len(set(kokoro.values())) == 4 and set(kokoro.values()) <= examples - others
     info = sf.info(tiny / bc.KOKORO_SET / "7001" / "700101" / "7001-700101-0000.flac")
     assert (info.samplerate, info.channels) == (bc.SAMPLE_RATE, 1) and info.duration > 0.5
     rows = [line.split("|") for line in read_lines(tiny / "SPEAKERS.TXT") if not line.startswith(";")]
@@ -1287,6 +1303,7 @@ def test_lm_text_holds_wordnets_examples_but_none_a_held_out_set_says(tiny):
     assert lines.count("A FISH SWAM UNDER THE BRIDGE") == 1
     # a person says "falling star" in real-words, so the LM never reads it, though WordNet has it
     assert "FALLING STAR" in transcripts(tiny / bc.REAL_WORDS_SET).values() and "FALLING STAR" not in lines
+    assert "GOODBYE AND THANK YOU FOR CALLING" not in lines  # said in real-prompts
 
 
 def test_rerun_is_noop_and_seed_reproducible(tiny, tmp_path):
