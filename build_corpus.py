@@ -152,9 +152,9 @@ ABBREVIATIONS = frozenset(
 MIN_WORDS = 5  # words: shorter sentences are often fragments
 MAX_SPOKEN_WORDS = 25  # words: longest sentence a clip may speak (the LM text keeps longer ones)
 SENTENCE_TRIES = 3  # sentences reserved per clip; the first whose clip fits MAX_CLIP_S is spoken
-# Text for the language model only: the usage examples quoted in WordNet 3.0's glosses ("he is not a good
-# swimmer"; Debian wordnet-base, Princeton's permissive licence), modern English beside the quotations and
-# the Bible that clips speak
+# Text for the language model and Kokoro's clips: the usage examples quoted in WordNet 3.0's glosses ("he is
+# not a good swimmer"; Debian wordnet-base, Princeton's permissive licence), modern English beside the
+# quotations and the Bible that the other sets speak
 WORDNET_DIR = Path("/usr/share/wordnet")
 WORDNET_DATA = ("data.noun", "data.verb", "data.adj", "data.adv")
 WORDNET_MIN_WORDS = 2  # words: a one-word example says nothing of word order
@@ -1886,8 +1886,8 @@ def parse_args(argv):
                         help=f"folder of ktuberling's spoken English words, copied into {REAL_WORDS_SET} "
                              "when it exists (Debian package ktuberling-data)")
     parser.add_argument("--wordnet", default=str(WORDNET_DIR),
-                        help=f"folder of WordNet's data files, whose usage examples {LM_TEXT_NAME} also holds "
-                             "when it exists (Debian package wordnet-base)")
+                        help=f"folder of WordNet's data files, whose usage examples {KOKORO_SET} speaks and "
+                             f"{LM_TEXT_NAME} also holds when it exists (Debian package wordnet-base)")
     parser.add_argument("--real-prompts", default=str(ASTERISK_DIR),
                         help=f"folder of Asterisk's English prompts in G.722, decoded into {REAL_PROMPTS_SET} "
                              "when it and their texts exist (Debian packages asterisk-core-sounds-en-g722 and "
