@@ -567,8 +567,9 @@ def read_wordnet_examples(folder):
 
 def wordnet_sentences(folder, excluded=()):
     """Clean Sentences of WordNet's examples under ``folder`` of at least WORDNET_MIN_WORDS words, first of
-    each transcript, none of whose transcripts is in ``excluded``."""
-    seen, sentences = set(excluded), []
+    each transcript, none of whose transcripts is in ``excluded`` or is a text source's sentence (the
+    language model reads those already)."""
+    seen, sentences = set(excluded) | {s.transcript for s in clean_sentences()}, []
     for text in read_wordnet_examples(folder):
         sentence = clean_sentence(text)
         if sentence and sentence.n_words >= WORDNET_MIN_WORDS and sentence.transcript not in seen:
@@ -2027,7 +2028,7 @@ def main(argv=None):
     real_faster_slower = copy_speed_perturbed(out, real_training, args.speed_perturb)
     held_out = set().union(*(set_transcripts(out, subset) for subset in (
         REAL_WORDS_SET, REAL_PROMPTS_SET, REAL_SENTENCES_SET, REAL_DIALOGUE_SET, REAL_DRASCULA_SET)))
-    examples = wordnet_sentences(Path(args.wordnet), held_out | {s.transcript for s in clean_sentences()})
+    examples = wordnet_sentences(Path(args.wordnet), held_out)
 
     synthesise = functools.partial(run_jobs, seed=args.seed, jobs=args.jobs, codec_prob=args.codec_prob)
     results = synthesise(clips)

@@ -63,9 +63,8 @@ def package_sentences():
         build_corpus.load_sentences(), defaults.seed, defaults.valid_speakers * defaults.valid_utts,
         defaults.train_speakers * defaults.train_utts, defaults.max_words,
         defaults.more_speakers * defaults.more_utts)
-    clean = build_corpus.clean_sentences()
-    examples = build_corpus.wordnet_sentences(build_corpus.WORDNET_DIR, {s.transcript for s in clean})
-    text = build_corpus.lm_text(clean + tuple(examples), valid)
+    examples = build_corpus.wordnet_sentences(build_corpus.WORDNET_DIR)
+    text = build_corpus.lm_text(build_corpus.clean_sentences() + tuple(examples), valid)
     return [words for words in map(words_of, text.splitlines()) if words]
 
 
