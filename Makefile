@@ -17,6 +17,9 @@ KOKORO_SHIFTS ?= 4
 # share of the synthetic training clips sent through a phone codec or a low-rate MP3 or Opus file
 # (build_corpus.py --codec-prob); after changing it, rm -r LibriSpeech/synth-train* and make corpus again
 CODEC_PROB ?= 0
+# papermill's parameter overrides for `make notebook` (and so `make all`), e.g. NOTEBOOK_PARAMS="-p FINAL_EPOCHS 100"
+# on a CPU where 160 epochs take too long; the names are those of the notebook's first code cell
+NOTEBOOK_PARAMS ?=
 # Python with tcmalloc (Debian libtcmalloc-minimal4) as its malloc, where it is installed: TensorFlow frees
 # and allocates the same tensors every training step, glibc's malloc hands their pages back to the kernel and
 # each step faults them in again; tcmalloc keeps them (the final model's epochs on synth-train 16% shorter,
@@ -98,7 +101,7 @@ train_corpus_large.json: LibriSpeech/.built create_desc_json.py
 
 # run every cell headless (kernel python3), then export the report reviewers read
 notebook: corpus
-	$(RUN) -m papermill vui_notebook.ipynb .vui_notebook.run.ipynb --kernel python3 --cwd . --log-output
+	$(RUN) -m papermill vui_notebook.ipynb .vui_notebook.run.ipynb --kernel python3 --cwd . --log-output $(NOTEBOOK_PARAMS)
 	mv .vui_notebook.run.ipynb vui_notebook.ipynb
 report: notebook
 	$(PY) -m jupyter nbconvert --to html vui_notebook.ipynb --output report.html
