@@ -4,14 +4,22 @@
 - ``<pickle_path>``: a dict with ``loss`` and ``val_loss`` (one float per epoch), ``build`` (the
   sample_models call that rebuilds the architecture), ``features``, ``train_json`` (the training
   description, whose statistics normalise the features), ``epoch_seconds``, ``learning_rate`` (the
-  rate each epoch ended with) and ``stopped`` (None, or why training stopped early);
+  rate each epoch ended with), ``optimizer`` (Keras' serialized optimizer, as it was given) and
+  ``stopped`` (None, or why training stopped early);
 - ``<save_model_path>``: the whole model (legacy HDF5), so ``load_weights`` on a freshly built model of
   the same architecture reproduces the trained one;
 - ``<model>.norm.npz`` beside it (``data_generator.normalisation_path``): the mean and standard deviation
   its input features were scaled by, which belong to the model as its weights do (transcribe.py reads
   them, whatever corpus is on disk later).
 An interrupted run picks up at the last finished epoch when it is started again with the same call.
+
+From the command line it trains a model again the way a history says another was trained
+(``train_like``), e.g. a second final model to average with the first (transcribe.py --model twice):
+
+    .venv/bin/python train_utils.py --like results/model_end.h5 --save results/second/model_end.h5 --set dropout=0.0
 """
+import argparse
+import ast
 import contextlib
 import math
 import os
@@ -422,7 +430,8 @@ def train_model(input_to_softmax, pickle_path, save_model_path, train_json=None,
                   + ("" if restored else " (optimizer state not found: it starts afresh)"))
         else:
             history = new_history(build, features, epochs, train_json, minibatch_size=minibatch_size,
-                                  spec_augment=bool(spec_augment), clips_per_epoch=clips_per_epoch)
+                                  spec_augment=bool(spec_augment), clips_per_epoch=clips_per_epoch,
+                                  optimizer=plain(keras.optimizers.serialize(optimizer)))
     if initial_epoch >= epochs:
         print(f"{save_model_path} already holds {initial_epoch} trained epochs (pass resume=False to retrain)")
         return history
@@ -487,3 +496,74 @@ def summarize_histories(histories):
                      f"{h['loss'][-1] if h['loss'] else float('nan'):>11.2f} "
                      f"{seconds:>8.1f} {rate:>8.1f}  {kind}{stopped}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ training again
+def train_like(like_model, save_model, overrides=None, optimizer=None, verbose=1):
+    """Train a new model as the history of ``like_model`` (its .pickle) says that one was trained.
+
+    The same architecture (the history's ``build``, its arguments changed by ``overrides``, a dict),
+    features, training description, batch size, SpecAugment, clips per epoch and epochs, and the
+    learning rate each of its epochs had, epoch by epoch. ``optimizer``: the one to use where the history
+    does not record its own (one trained before histories kept it). The weights start from a fresh
+    random draw, so the new model is a second opinion, not a copy. ``save_model``: the new .h5, its
+    history and statistics written beside it; an interrupted run goes on where it stopped.
+    Returns the new history.
+    """
+    import sample_models
+
+    like = load_history(Path(like_model).with_suffix(".pickle"))
+    rates = like.get("learning_rate") or []
+    epochs = like.get("epochs_planned") or len(like["loss"])
+    if len(rates) < epochs:
+        raise ValueError(f"{like_model}: its history records the learning rate of {len(rates)} of {epochs} "
+                         "epochs, so its schedule cannot be followed; train it to the end first")
+    if like.get("optimizer") is not None:
+        optimizer = keras.optimizers.deserialize(like["optimizer"])
+    elif optimizer is None:
+        raise ValueError(f"{Path(like_model).with_suffix('.pickle')} does not record its optimizer: name it "
+                         "(on the command line --adam-clipnorm, for Adam)")
+    build = dict(like["build"], kwargs={**like["build"]["kwargs"], **(overrides or {})})
+    features = Features.from_record(like.get("features"))
+    save_model = Path(save_model)
+    save_model.parent.mkdir(parents=True, exist_ok=True)
+    return train_model(sample_models.build_from_spec(build), save_model.with_suffix(".pickle").name,
+                       save_model.name, train_json=like["train_json"], minibatch_size=like.get("minibatch_size"),
+                       spectrogram=features.spectrogram, mfcc_dim=features.mfcc_dim or utils.MFCC_DIM,
+                       optimizer=optimizer, epochs=epochs, verbose=verbose, results_dir=save_model.parent,
+                       spec_augment=like.get("spec_augment", False), clips_per_epoch=like.get("clips_per_epoch"),
+                       callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch, _rate: float(rates[epoch]))])
+
+
+def parse_override(text):
+    """'name=value' -> (name, value), the value read as a Python literal (0.0, 128, 'relu', None)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=VALUE, e.g. dropout=0.0")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value  # a bare word: a string
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train a model again as another model's history says it "
+                                                 "was trained (train_like).")
+    parser.add_argument("--like", required=True, help="the trained model to follow (its .pickle beside it)")
+    parser.add_argument("--save", required=True, help="the new model's .h5; its history and statistics go beside it")
+    parser.add_argument("--set", type=parse_override, action="append", default=[], metavar="NAME=VALUE",
+                        help="change one argument of the model function, e.g. dropout=0.0")
+    parser.add_argument("--adam-clipnorm", type=float, metavar="NORM",
+                        help="where the history does not record its optimizer: Adam, gradients clipped to "
+                             "this norm (the notebook's final model: 5)")
+    args = parser.parse_args(argv)
+    optimizer = keras.optimizers.Adam(clipnorm=args.adam_clipnorm) if args.adam_clipnorm else None
+    try:
+        history = train_like(args.like, args.save, dict(args.set), optimizer)
+    except (OSError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+    return 1 if history.get("stopped") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

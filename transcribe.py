@@ -6,7 +6,9 @@
 Any format soundfile reads, any sample rate or channel count, any length: a recording longer than the
 training clips (``MAX_WINDOW_S``) is cut at its quietest moments into windows no longer than they were,
 read as a stream, and the windows' transcripts are joined. Run it from any folder: the default model is
-the project's ``results/model_end.h5``.
+the project's ``results/model_end.h5``. ``--model`` given twice or more averages the models' character
+probabilities frame by frame (``AveragedModel``), e.g. the final model and a second one trained the same
+way (``train_utils.py --like``).
 
 The default decoder, lm, needs the word language model's text. Where ``--lm`` is not given and the corpus'
 ``LibriSpeech/synth-lm-text.txt`` is not there, the same text is built from the two text packages
@@ -46,6 +48,9 @@ DEFAULT_TRAIN_JSON = "train_corpus.json"
 SILENCE_DBFS = -60.0  # dB re full scale: a clip whose loudest sample is quieter holds nothing to transcribe
 MAX_WINDOW_S = 10.0  # s: the longest training clip (build_corpus.MAX_CLIP_S), so the longest window decoded
 MIN_CUT_S = 5.0  # s: a long recording is cut at its quietest 10 ms between this and MAX_WINDOW_S into a window
+PROBABILITY_FLOOR = 1e-7  # under a probability before its log, when models are averaged: one model's zero is no veto
+MAX_FRAMES_CHECKED = 1 + int(2 * MAX_WINDOW_S * 1000 / utils.STEP_MS)  # feature frames over which averaged models
+# must agree on their output length: those of twice the longest window
 DECODERS = ("greedy", "beam", "lm", "lexicon")
 POCKETSPHINX = "pocketsphinx"  # the off-the-shelf recogniser our model is compared with
 PCM_SCALE = 32767  # float samples in [-1, 1] -> 16-bit integers, what PocketSphinx reads
@@ -150,9 +155,18 @@ def load_normalisation(audio_gen, model_path, train_json=DEFAULT_TRAIN_JSON):
 def load_transcriber(model_path, train_json=None, features=None):
     """The trained model and an ``AudioGenerator`` that featurizes and normalises clips as its training
     did: (model, audio_gen). See ``load_acoustic_model`` and ``load_normalisation``; ``train_json``
-    defaults to the training description the model's history names."""
+    defaults to the training description the model's history names.
+
+    ``model_path`` may also be a list of several models' paths: they are loaded one by one and
+    averaged (``AveragedModel``), and the AudioGenerator is the first one's.
+    """
     from data_generator import AudioGenerator
 
+    if not isinstance(model_path, (str, os.PathLike)):
+        paths = list(model_path)
+        if len(paths) != 1:
+            return average_models(paths, [load_transcriber(path, train_json, features) for path in paths])
+        model_path = paths[0]
     model, chosen, trained_on = load_acoustic_model(model_path, features)
     if train_json is None:  # the name the history records, in this folder or else in the project's
         name = trained_on or DEFAULT_TRAIN_JSON
@@ -160,6 +174,60 @@ def load_transcriber(model_path, train_json=None, features=None):
     audio_gen = AudioGenerator(features=chosen)
     load_normalisation(audio_gen, model_path, train_json)
     return model, audio_gen
+
+
+class AveragedModel:
+    """Several trained models heard as one: per output frame, the geometric mean of their character
+    probabilities, scaled to sum to 1 (the softmax of the mean log-probability).
+
+    Called on features normalised by the first model's statistics, it hands each model the same
+    features normalised by its own (an exact affine map a model), so models trained on different
+    corpora can be averaged. The geometric mean keeps a character likely only where the models agree
+    on it; on this project's sets it gave a slightly lower error than the arithmetic mean (EXPERIMENTS.md).
+    It has what the transcription functions ask of a model: ``input_shape``, ``output_length``, and a
+    call (features (batch, frames, width) -> probabilities (batch, output frames, 29)).
+    """
+
+    def __init__(self, members, scales, shifts):
+        self.members = list(members)
+        self.scales = [np.asarray(s, dtype=np.float32) for s in scales]
+        self.shifts = [np.asarray(s, dtype=np.float32) for s in shifts]
+        self.input_shape = self.members[0].input_shape
+        self.output_length = self.members[0].output_length
+
+    def __call__(self, features, training=False):
+        from keras import ops
+
+        logs = [ops.log(ops.maximum(model(features * scale + shift, training=training), PROBABILITY_FLOOR))
+                for model, scale, shift in zip(self.members, self.scales, self.shifts)]
+        return ops.softmax(ops.mean(ops.stack(logs), axis=0), axis=-1)
+
+
+
+def average_models(paths, loaded):
+    """``load_transcriber``'s result for several models: (``AveragedModel``, the first's AudioGenerator).
+
+    ``loaded``: each model's (model, audio_gen), in the order of ``paths`` (their files, for messages).
+    UsageError where they read different features or give different numbers of output frames.
+    """
+    from data_generator import NORMALISE_EPSILON
+
+    (first, first_gen), first_path = loaded[0], paths[0]
+    for path, (model, audio_gen) in zip(paths[1:], loaded[1:]):
+        if audio_gen.features != first_gen.features:
+            raise UsageError(f"{path} reads {audio_gen.features.label} and {first_path} "
+                             f"{first_gen.features.label}: models to average must read the same features")
+        if any(model.output_length(n) != first.output_length(n) for n in range(1, MAX_FRAMES_CHECKED)):
+            raise UsageError(f"{path} and {first_path} give different numbers of output frames for the same "
+                             "clip (another stride or padding): models to average must agree on it")
+    first_std = first_gen.feats_std + NORMALISE_EPSILON
+    scales, shifts = [], []
+    for _, audio_gen in loaded:  # first's normalised features -> raw -> this model's normalised features
+        std = audio_gen.feats_std + NORMALISE_EPSILON
+        scales.append(first_std / std)
+        shifts.append((first_gen.feats_mean - audio_gen.feats_mean) / std)
+    return AveragedModel([model for model, _ in loaded], scales, shifts), first_gen
+
 
 
 # ------------------------------------------------------------------------------------------ one clip
@@ -171,6 +239,8 @@ def shortest_clip_samples(model, audio_gen):
     kernel, 1 for a recurrent model), and the audio those frames span. For the final model (kernel 11,
     MFCCs of 25 ms every 10 ms) that is 0.125 s.
     """
+    if isinstance(model, AveragedModel):  # the clip must do for every member
+        return max(shortest_clip_samples(member, audio_gen) for member in model.members)
     spec = getattr(model, "build_spec", None) or {}
     receptive = max(1, int(spec.get("kwargs", {}).get("kernel_size", 1)))
     if model.output_length(receptive) < 1:  # a model that strides past its kernel: ask it for one frame
@@ -584,9 +654,10 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("audio", nargs="*", help="audio files to transcribe (any length, format, rate)")
     parser.add_argument("--corpus", help="a JSON-lines corpus description: decode it all, then WER and CER")
-    parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help="the trained model; the .pickle beside it names its architecture and features, "
-                             "the .norm.npz its normalisation statistics")
+    parser.add_argument("--model", action="append", metavar="MODEL",
+                        help=f"the trained model (default {DEFAULT_MODEL}); the .pickle beside it names its "
+                             "architecture and features, the .norm.npz its normalisation statistics. Given "
+                             "more than once, the models' character probabilities are averaged frame by frame")
     parser.add_argument("--features", choices=("spectrogram", "mfcc"),
                         help="override the feature kind the model's pickle names")
     parser.add_argument("--decoder", choices=DECODERS, default=DEFAULT_DECODER,
@@ -603,6 +674,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.audio and not args.corpus:
         parser.error("give audio files, or --corpus DESCRIPTION.json")
+    args.model = args.model or [DEFAULT_MODEL]
     return args
 
 

@@ -1,6 +1,7 @@
 """How the final model hears voices it never trained on, beside PocketSphinx on the same clips.
 
-Run from the project root after `make corpus`:  python -m bench.voices [--model M] [--limit N] [--sets SET ...]
+Run from the project root after `make corpus`:
+    python -m bench.voices [--model M [--model M2]] [--limit N] [--sets SET ...]
 
 Seven sets, none of them trained on:
     validation     valid_corpus.json: piper's voice (the training sets' main engine), unseen speakers
@@ -37,14 +38,16 @@ DECODERS = ("greedy", "lm", "lexicon")
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", default=transcribe.DEFAULT_MODEL, help="the trained model")
+    parser.add_argument("--model", action="append", metavar="MODEL",
+                        help=f"the trained model (default {transcribe.DEFAULT_MODEL}); given more than once, "
+                             "the models averaged (transcribe.AveragedModel)")
     parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="the word language model's text")
     parser.add_argument("--limit", type=int, help="only the first N clips of each set (a quick look)")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS), metavar="SET",
                         help=f"the sets to score, of: {', '.join(repr(name) for name in SETS)}")
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):
-        model, audio_gen = transcribe.load_transcriber(args.model)
+        model, audio_gen = transcribe.load_transcriber(args.model or [transcribe.DEFAULT_MODEL])
     sets = {name: transcribe.read_corpus(path)[:args.limit] for name, path in SETS.items() if name in args.sets}
     print(transcribe.voice_table(transcribe.score_voices(model, audio_gen, sets, DECODERS, args.lm)))
 

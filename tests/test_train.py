@@ -84,6 +84,35 @@ def test_hold_then_cosine_holds_falls_to_the_floor_and_follows_a_resumed_run(in_
     assert expected[0] > expected[3]
 
 
+def test_a_model_trains_again_as_its_history_says_with_a_changed_argument(in_corpus, tmp_path, capsys):
+    import keras
+
+    first = train_model(small_model(), "m.pickle", "m.h5", epochs=3, results_dir=tmp_path, minibatch_size=4,
+                        optimizer=keras.optimizers.Adam(learning_rate=0.002, clipnorm=3), clips_per_epoch=6,
+                        callbacks=[train_utils.hold_then_cosine(0.002, 3)], spec_augment=True, verbose=0)
+    again_path = tmp_path / "second" / "m.h5"
+
+    status = train_utils.main(["--like", str(tmp_path / "m.h5"), "--save", str(again_path), "--set", "units=8"])
+
+    again = train_utils.load_history(again_path.with_suffix(".pickle"))
+    assert status == 0 and "Epoch 3/3" in capsys.readouterr().out
+    assert again["build"] == dict(first["build"], kwargs=dict(first["build"]["kwargs"], units=8))
+    assert again["learning_rate"] == pytest.approx(first["learning_rate"]) and len(again["loss"]) == 3
+    assert again["optimizer"]["class_name"] == "Adam" and again["optimizer"]["config"]["clipnorm"] == 3
+    for setting in ("features", "train_json", "minibatch_size", "clips_per_epoch", "spec_augment", "epochs_planned"):
+        assert again[setting] == first[setting], setting
+    assert again_path.exists() and again_path.with_suffix(".norm.npz").exists()
+
+    del first["optimizer"]  # a history from before optimizers were recorded must be told which
+    train_utils.save_history(first, tmp_path / "m.pickle")
+    with pytest.raises(SystemExit) as stopped:
+        train_utils.main(["--like", str(tmp_path / "m.h5"), "--save", str(tmp_path / "third" / "m.h5")])
+    assert stopped.value.code == 2 and "m.pickle does not record its optimizer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_utils.main(["--like", str(tmp_path / "m.h5"), "--save", "x.h5", "--set", "units"])
+    assert "write NAME=VALUE" in capsys.readouterr().err
+
+
 def test_capped_epochs_hear_the_same_clips_when_resumed(in_corpus, tmp_path, monkeypatch, capsys):
     from data_generator import AudioGenerator
 

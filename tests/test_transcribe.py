@@ -439,3 +439,61 @@ def test_decoding_imports_no_training_or_notebook_module():
             " & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------ averaged models
+class _FixedOutput:
+    """A stand-in model: records the features it is given and returns fixed character probabilities."""
+
+    def __init__(self, probs, width):
+        self.probs, self.input_shape, self.seen = np.asarray(probs, dtype=np.float32), (None, None, width), []
+        self.output_length = lambda frames: frames
+
+    def __call__(self, features, training=False):
+        self.seen.append(np.asarray(features))
+        return np.broadcast_to(self.probs, (*np.shape(features)[:2], len(self.probs)))
+
+
+def _generator(mean, std, features=None):
+    audio_gen = AudioGenerator(features=features or Features.of(False, 2))
+    audio_gen.feats_mean, audio_gen.feats_std = np.float32(mean), np.float32(std)
+    return audio_gen
+
+
+def test_averaged_models_hear_their_own_normalisation_and_agree_by_geometric_mean():
+    first = _FixedOutput([0.5, 0.25, 0.25], width=2)
+    second = _FixedOutput([0.125, 0.5, 0.375], width=2)
+    gen_1, gen_2 = _generator([1.0, -2.0], [2.0, 0.5]), _generator([3.0, 0.0], [4.0, 1.0])
+    averaged, audio_gen = transcribe.average_models(["a.h5", "b.h5"], [(first, gen_1), (second, gen_2)])
+    assert audio_gen is gen_1
+    raw = np.array([[[5.0, 1.0], [-3.0, -2.0]]], dtype=np.float32)
+
+    probs = np.asarray(averaged(gen_1.normalise(raw).astype(np.float32)))
+
+    np.testing.assert_allclose(first.seen[0], (raw - [1.0, -2.0]) / [2.0, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(second.seen[0], (raw - [3.0, 0.0]) / [4.0, 1.0], rtol=1e-6)
+    geometric = np.sqrt([0.5 * 0.125, 0.25 * 0.5, 0.25 * 0.375])
+    np.testing.assert_allclose(probs, np.broadcast_to(geometric / geometric.sum(), (1, 2, 3)), rtol=1e-5)
+
+
+def test_models_that_read_other_features_or_frame_rates_are_not_averaged():
+    spectrogram, mfcc = _generator([0.0], [1.0], Features.of(True)), _generator([0.0], [1.0], Features.of(False, 13))
+    model = _FixedOutput([1.0], width=161)
+    with pytest.raises(transcribe.UsageError,
+                       match=r"b\.h5 reads MFCC 13 and a\.h5 spectrogram: models to average must read the same"):
+        transcribe.average_models(["a.h5", "b.h5"], [(model, spectrogram), (_FixedOutput([1.0], 13), mfcc)])
+    strided = _FixedOutput([1.0], width=161)
+    strided.output_length = lambda frames: frames // 2
+    with pytest.raises(transcribe.UsageError, match=r"b\.h5 and a\.h5 give different numbers of output frames"):
+        transcribe.average_models(["a.h5", "b.h5"], [(model, spectrogram), (strided, spectrogram)])
+
+
+def test_a_model_averaged_with_itself_transcribes_as_it_does_alone(trained, tiny_corpus, clips, capsys):
+    alone = _main(capsys, *args(trained, tiny_corpus, "--decoder", "greedy", *clips[:3]))
+    twice = _main(capsys, *args(trained, tiny_corpus, "--model", trained, "--decoder", "greedy", *clips[:3]))
+    assert alone[0] == twice[0] == 0
+    assert twice[1] == alone[1] and len(alone[1].splitlines()) == 3
+    model, audio_gen = transcribe.load_transcriber(trained, tiny_corpus / "train_corpus.json")
+    averaged, _ = transcribe.load_transcriber([trained, trained], tiny_corpus / "train_corpus.json")
+    np.testing.assert_allclose(transcribe.clip_probabilities(averaged, audio_gen, clips[0]),
+                               transcribe.clip_probabilities(model, audio_gen, clips[0]), rtol=1e-4, atol=1e-6)
