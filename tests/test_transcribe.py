@@ -188,7 +188,7 @@ def test_a_model_without_saved_statistics_has_them_computed_in_memory(trained, t
 
 
 def test_every_committed_model_has_its_statistics():
-    for model_path in sorted((ROOT / "results").glob("*.h5")):
+    for model_path in sorted((ROOT / "results").rglob("*.h5")):  # results/second/ too
         history = pickle.loads(model_path.with_suffix(".pickle").read_bytes())
         features = Features.from_record(history.get("features"))
         with np.load(normalisation_path(model_path)) as saved:
