@@ -1,7 +1,7 @@
 """How the final model hears voices it never trained on, beside PocketSphinx on the same clips.
 
 Run from the project root after `make corpus`:
-    python -m bench.voices [--model M [--model M2]] [--limit N] [--sets SET ...]
+    python -m bench.voices [--model M [--model M2]] [--limit N] [--sets SET ...] [--no-pocketsphinx]
 
 Seven sets, none of them trained on:
     validation     valid_corpus.json: piper's voice (the training sets' main engine), unseen speakers
@@ -43,13 +43,16 @@ def main(argv=None):
                              "the models averaged (transcribe.AveragedModel)")
     parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="the word language model's text")
     parser.add_argument("--limit", type=int, help="only the first N clips of each set (a quick look)")
+    parser.add_argument("--no-pocketsphinx", action="store_true",
+                        help="leave PocketSphinx out (its figures do not depend on our model)")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS), metavar="SET",
                         help=f"the sets to score, of: {', '.join(repr(name) for name in SETS)}")
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):
         model, audio_gen = transcribe.load_transcriber(args.model or [transcribe.DEFAULT_MODEL])
     sets = {name: transcribe.read_corpus(path)[:args.limit] for name, path in SETS.items() if name in args.sets}
-    print(transcribe.voice_table(transcribe.score_voices(model, audio_gen, sets, DECODERS, args.lm)))
+    table = transcribe.score_voices(model, audio_gen, sets, DECODERS, args.lm, baseline=not args.no_pocketsphinx)
+    print(transcribe.voice_table(table))
 
 
 if __name__ == "__main__":
