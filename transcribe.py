@@ -654,7 +654,7 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("audio", nargs="*", help="audio files to transcribe (any length, format, rate)")
     parser.add_argument("--corpus", help="a JSON-lines corpus description: decode it all, then WER and CER")
-    parser.add_argument("--model", action="append", metavar="MODEL",
+    parser.add_argument("--model", action="append", default=argparse.SUPPRESS, metavar="MODEL",
                         help=f"the trained model (default {DEFAULT_MODEL}); the .pickle beside it names its "
                              "architecture and features, the .norm.npz its normalisation statistics. Given "
                              "more than once, the models' character probabilities are averaged frame by frame")
@@ -674,7 +674,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.audio and not args.corpus:
         parser.error("give audio files, or --corpus DESCRIPTION.json")
-    args.model = args.model or [DEFAULT_MODEL]
+    args.model = getattr(args, "model", [DEFAULT_MODEL])
     return args
 
 
