@@ -512,7 +512,14 @@ def train_like(like_model, save_model, overrides=None, optimizer=None, verbose=1
     """
     import sample_models
 
-    like = load_history(Path(like_model).with_suffix(".pickle"))
+    like_pickle = Path(like_model).with_suffix(".pickle")
+    if not like_pickle.exists():
+        raise ValueError(f"{like_pickle}: not found; it is written beside the model's weights as it trains")
+    like = load_history(like_pickle)
+    unknown = set(overrides or {}) - set(like["build"]["kwargs"])
+    if unknown:
+        raise ValueError(f"{like['build']['function']} has no argument {', '.join(sorted(unknown))}; its "
+                         f"arguments: {', '.join(like['build']['kwargs'])}")
     rates = like.get("learning_rate") or []
     epochs = like.get("epochs_planned") or len(like["loss"])
     if len(rates) < epochs:
@@ -521,7 +528,7 @@ def train_like(like_model, save_model, overrides=None, optimizer=None, verbose=1
     if like.get("optimizer") is not None:
         optimizer = keras.optimizers.deserialize(like["optimizer"])
     elif optimizer is None:
-        raise ValueError(f"{Path(like_model).with_suffix('.pickle')} does not record its optimizer: name it "
+        raise ValueError(f"{like_pickle} does not record its optimizer: name it "
                          "(on the command line --adam-clipnorm, for Adam)")
     build = dict(like["build"], kwargs={**like["build"]["kwargs"], **(overrides or {})})
     features = Features.from_record(like.get("features"))

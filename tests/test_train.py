@@ -111,6 +111,12 @@ def test_a_model_trains_again_as_its_history_says_with_a_changed_argument(in_cor
     with pytest.raises(SystemExit):
         train_utils.main(["--like", str(tmp_path / "m.h5"), "--save", "x.h5", "--set", "units"])
     assert "write NAME=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_utils.main(["--like", str(tmp_path / "m.h5"), "--save", "x.h5", "--set", "unit=8"])
+    assert "rnn_model has no argument unit; its arguments: input_dim, units" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_utils.main(["--like", str(tmp_path / "none.h5"), "--save", "x.h5"])
+    assert "none.pickle: not found" in capsys.readouterr().err
 
 
 def test_capped_epochs_hear_the_same_clips_when_resumed(in_corpus, tmp_path, monkeypatch, capsys):
