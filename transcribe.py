@@ -203,7 +203,6 @@ class AveragedModel:
         return ops.softmax(ops.mean(ops.stack(logs), axis=0), axis=-1)
 
 
-
 def average_models(paths, loaded):
     """``load_transcriber``'s result for several models: (``AveragedModel``, the first's AudioGenerator).
 
@@ -227,7 +226,6 @@ def average_models(paths, loaded):
         scales.append(first_std / std)
         shifts.append((first_gen.feats_mean - audio_gen.feats_mean) / std)
     return AveragedModel([model for model, _ in loaded], scales, shifts), first_gen
-
 
 
 # ------------------------------------------------------------------------------------------ one clip
