@@ -586,12 +586,12 @@ def exact_share(references, hypotheses):
 
 
 def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), lm_path=DEFAULT_LM,
-                 baseline=True):
+                 baseline=True, label="ours"):
     """Score one loaded model (``load_transcriber``) on several sets of clips, and PocketSphinx beside it.
 
     ``sets``: {set name: [(path, reference)]} (``read_corpus``). ``baseline``: the names of the sets
     PocketSphinx also transcribes (it takes 0.5-2 s a clip), or True for all of them, False for none.
-    Returns {set name: {system: {"wer", "cer", "exact", "clips"}}}, systems "ours, <decoder>" and
+    Returns {set name: {system: {"wer", "cer", "exact", "clips"}}}, systems "<label>, <decoder>" and
     "pocketsphinx". A clip our model cannot transcribe is reported on stderr and left out for every system.
     """
     baseline_sets = set(sets) if baseline is True else set(baseline or ())
@@ -602,12 +602,12 @@ def score_voices(model, audio_gen, sets, decoders=("greedy", "lm", "lexicon"), l
     with _pocketsphinx_beside(sets, baseline_sets) as sphinx_sets:
         table = {}
         for name, clips in sets.items():
-            paths, references, hypotheses = [], [], {f"ours, {d}": [] for d in decoders}
+            paths, references, hypotheses = [], [], {f"{label}, {d}": [] for d in decoders}
             for path, text, transcripts in decoded_clips(model, audio_gen, clips, decode):
                 paths.append(path)
                 references.append(text)
                 for decoder in decoders:
-                    hypotheses[f"ours, {decoder}"].append(transcripts[decoder])
+                    hypotheses[f"{label}, {decoder}"].append(transcripts[decoder])
             if not references:
                 raise UsageError(f"set {name}: no clip could be transcribed")
             if name in sphinx_sets:
@@ -639,10 +639,11 @@ def _pocketsphinx_beside(sets, names):
 def voice_table(table):
     """``score_voices``'s result as text: one row per set and system, WER, CER and exact share in %."""
     width = max([12, *map(len, table)])  # an empty table is just the header
-    lines = [f"{'set':<{width}} {'system':<16} {'WER %':>7} {'CER %':>7} {'exact %':>8} {'clips':>6}"]
+    system_width = max([16, *(len(system) for systems in table.values() for system in systems)])
+    lines = [f"{'set':<{width}} {'system':<{system_width}} {'WER %':>7} {'CER %':>7} {'exact %':>8} {'clips':>6}"]
     for name, systems in table.items():
         for system, s in systems.items():
-            lines.append(f"{name:<{width}} {system:<16} {100 * s['wer']:7.1f} {100 * s['cer']:7.1f} "
+            lines.append(f"{name:<{width}} {system:<{system_width}} {100 * s['wer']:7.1f} {100 * s['cer']:7.1f} "
                          f"{100 * s['exact']:8.1f} {s['clips']:6d}")
     return "\n".join(lines)
 

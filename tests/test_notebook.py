@@ -52,6 +52,8 @@ def test_notebook_runs_headless_without_errors(tiny_corpus, tmp_path):
     assert "real dialogue  ours, lm" in text and "real dialogue  pocketsphinx" not in text
     assert "real drascula  ours, lm" in text and "real drascula  pocketsphinx" not in text
     assert "real sentences pocketsphinx" in text and "new engine     pocketsphinx" in text
+    # and the final model averaged with the second one, on every set, without PocketSphinx
+    assert "real drascula  two averaged, lexicon" in text and text.count("pocketsphinx") == 5
     # a clean report: nothing on stderr (TensorFlow's notices), no echoed history dict or tuple, each model's
     # summary shown once
     # (one exception: on this tiny corpus, batches of 4 clips of very different lengths make Keras retrace a

@@ -416,6 +416,10 @@ def test_score_voices_runs_pocketsphinx_on_the_sets_named_and_loads_the_lm_once(
     assert list(table["second"]) == ["ours, greedy", "ours, lm", "ours, lexicon", transcribe.POCKETSPHINX]
     with pytest.raises(transcribe.UsageError, match="third"):
         transcribe.score_voices(model, audio_gen, sets, ("greedy",), baseline=["third"])
+    # a label names the systems, so two models' tables can be shown as one
+    labelled = transcribe.score_voices(model, audio_gen, sets, ("greedy",), baseline=False, label="two averaged")
+    assert list(labelled["first"]) == ["two averaged, greedy"]
+    assert labelled["first"]["two averaged, greedy"] == table["first"]["ours, greedy"]
 
 
 def test_the_clip_viewer_runs_the_one_inference_path_of_a_clip(trained, tiny_corpus, capsys):

@@ -150,6 +150,12 @@ def test_voice_table():
     rows = transcribe.voice_table(table).splitlines()
     assert rows[0].startswith("set            system") and rows[1].startswith("real words     ours, greedy")
     assert rows[-1] == "real sentences ours, lm           100.0    50.0      0.0     39"
+    # and a system's name longer than its column widens that one
+    table["real sentences"]["two averaged, lexicon"] = dict(wer=0.25, cer=0.125, exact=0.5, clips=39)
+    rows = transcribe.voice_table(table).splitlines()
+    assert rows[0] == "set            system                  WER %   CER %  exact %  clips"
+    assert rows[-1] == "real sentences two averaged, lexicon    25.0    12.5     50.0     39"
+    assert len({len(row) for row in rows}) == 1
 
 
 # ------------------------------------------------------------------------------------------ decoders
