@@ -5,10 +5,10 @@
 
 Any format soundfile reads, any sample rate or channel count, any length: a recording longer than the
 training clips (``MAX_WINDOW_S``) is cut at its quietest moments into windows no longer than they were,
-read as a stream, and the windows' transcripts are joined. Run it from any folder: the default model is
-the project's ``results/model_end.h5``. ``--model`` given twice or more averages the models' character
-probabilities frame by frame (``AveragedModel``), e.g. the final model and a second one trained the same
-way (``train_utils.py --like``).
+read as a stream, and the windows' transcripts are joined. Run it from any folder. ``--model`` given twice
+or more averages the models' character probabilities frame by frame (``AveragedModel``); without it, the
+project's final model ``results/model_end.h5`` is averaged with the second one trained the same way
+(``results/second/model_end.h5``, ``make second-model``) where that is there, and used alone where not.
 
 The default decoder, lm, needs the word language model's text. Where ``--lm`` is not given and the corpus'
 ``LibriSpeech/synth-lm-text.txt`` is not there, the same text is built from the two text packages
@@ -43,6 +43,7 @@ import numpy as np
 from utils import AudioError, Features
 
 DEFAULT_MODEL = str(utils.PROJECT_DIR / "results" / "model_end.h5")
+SECOND_MODEL = str(utils.PROJECT_DIR / "results" / "second" / "model_end.h5")  # averaged with it by default
 DEFAULT_LM = str(utils.PROJECT_DIR / "LibriSpeech" / "synth-lm-text.txt")
 DEFAULT_TRAIN_JSON = "train_corpus.json"
 SILENCE_DBFS = -60.0  # dB re full scale: a clip whose loudest sample is quieter holds nothing to transcribe
@@ -54,6 +55,11 @@ MAX_FRAMES_CHECKED = 1 + int(2 * MAX_WINDOW_S * 1000 / utils.STEP_MS)  # feature
 DECODERS = ("greedy", "beam", "lm", "lexicon")
 POCKETSPHINX = "pocketsphinx"  # the off-the-shelf recogniser our model is compared with
 PCM_SCALE = 32767  # float samples in [-1, 1] -> 16-bit integers, what PocketSphinx reads
+
+
+def default_models():
+    """The models ``--model`` stands for when not given: the final model, and the second one where it exists."""
+    return [DEFAULT_MODEL] + [SECOND_MODEL] * Path(SECOND_MODEL).exists()
 
 
 class UsageError(Exception):
@@ -654,9 +660,10 @@ def parse_args(argv):
     parser.add_argument("audio", nargs="*", help="audio files to transcribe (any length, format, rate)")
     parser.add_argument("--corpus", help="a JSON-lines corpus description: decode it all, then WER and CER")
     parser.add_argument("--model", action="append", default=argparse.SUPPRESS, metavar="MODEL",
-                        help=f"the trained model (default {DEFAULT_MODEL}); the .pickle beside it names its "
-                             "architecture and features, the .norm.npz its normalisation statistics. Given "
-                             "more than once, the models' character probabilities are averaged frame by frame")
+                        help="the trained model; the .pickle beside it names its architecture and features, "
+                             "the .norm.npz its normalisation statistics. Given more than once, the models' "
+                             "character probabilities are averaged frame by frame (default: "
+                             f"{' averaged with '.join(default_models())})")
     parser.add_argument("--features", choices=("spectrogram", "mfcc"),
                         help="override the feature kind the model's pickle names")
     parser.add_argument("--decoder", choices=DECODERS, default=DEFAULT_DECODER,
@@ -673,7 +680,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if not args.audio and not args.corpus:
         parser.error("give audio files, or --corpus DESCRIPTION.json")
-    args.model = getattr(args, "model", [DEFAULT_MODEL])
+    args.model = getattr(args, "model", None) or default_models()
     return args
 
 

@@ -39,8 +39,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", action="append", default=argparse.SUPPRESS, metavar="MODEL",
-                        help=f"the trained model (default {transcribe.DEFAULT_MODEL}); given more than once, "
-                             "the models averaged (transcribe.AveragedModel)")
+                        help="the trained model; given more than once, the models averaged "
+                             "(transcribe.AveragedModel); default: transcribe.py's, "
+                             f"{' averaged with '.join(transcribe.default_models())}")
     parser.add_argument("--lm", default=transcribe.DEFAULT_LM, help="the word language model's text")
     parser.add_argument("--limit", type=int, help="only the first N clips of each set (a quick look)")
     parser.add_argument("--no-pocketsphinx", action="store_true",
@@ -49,7 +50,7 @@ def main(argv=None):
                         help=f"the sets to score, of: {', '.join(repr(name) for name in SETS)}")
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):
-        model, audio_gen = transcribe.load_transcriber(getattr(args, "model", [transcribe.DEFAULT_MODEL]))
+        model, audio_gen = transcribe.load_transcriber(getattr(args, "model", None) or transcribe.default_models())
     sets = {name: transcribe.read_corpus(path)[:args.limit] for name, path in SETS.items() if name in args.sets}
     table = transcribe.score_voices(model, audio_gen, sets, DECODERS, args.lm, baseline=not args.no_pocketsphinx)
     print(transcribe.voice_table(table))

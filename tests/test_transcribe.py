@@ -104,10 +104,19 @@ def test_error_rates_against_hand_counted_answers(references, hypotheses, wer, c
     assert transcribe.error_rates(references, hypotheses) == pytest.approx((wer, cer))
 
 
+def test_without_a_second_model_the_final_model_is_the_default_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(transcribe, "SECOND_MODEL", str(tmp_path / "second" / "model_end.h5"))
+    assert transcribe.parse_args(["a.wav"]).model == [transcribe.DEFAULT_MODEL]
+
+
 def test_the_default_decoder_is_lm_and_its_text_comes_from_the_packages_without_the_corpus(tmp_path,
                                                                                       monkeypatch):
     assert transcribe.parse_args(["a.wav"]).decoder == "lm" == transcribe.DEFAULT_DECODER
     assert Path(transcribe.DEFAULT_MODEL) == ROOT / "results" / "model_end.h5"  # whatever the cwd
+    # the final model averaged with the committed second one, by default
+    assert transcribe.parse_args(["a.wav"]).model == [transcribe.DEFAULT_MODEL, transcribe.SECOND_MODEL]
+    assert Path(transcribe.SECOND_MODEL).exists()
+    assert transcribe.parse_args(["a.wav", "--model", "b.h5"]).model == ["b.h5"]
     monkeypatch.setattr(transcribe, "DEFAULT_LM", str(tmp_path / "not built" / "synth-lm-text.txt"))
     monkeypatch.setattr(language_model, "package_sentences", lambda: [["the", "cat", "sat"]])
     word_lm = transcribe.load_word_lm(transcribe.DEFAULT_LM)
