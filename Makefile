@@ -106,7 +106,7 @@ notebook: corpus
 report: notebook
 	$(PY) -m jupyter nbconvert --to html vui_notebook.ipynb --output report.html
 
-# a second final model to average with the first (transcribe.py --model twice): trained as the notebook trained
+# a second final model, averaged with the first by transcribe.py where it exists: trained as the notebook trained
 # results/model_end.h5, its epochs' learning rates followed, without dropout; about an hour on 2 cores with AMX,
 # outside the notebook's run. Its files go to results/second/, out of the notebook's comparisons
 second-model: corpus
