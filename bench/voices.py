@@ -3,6 +3,9 @@
 Run from the project root after `make corpus`:
     python -m bench.voices [--model M [--model M2]] [--limit N] [--sets SET ...] [--no-pocketsphinx]
 
+Without ``--model``, the models transcribe.py uses by default: the final model averaged with
+results/second/'s where that exists.
+
 Seven sets, none of them trained on:
     validation     valid_corpus.json: piper's voice (the training sets' main engine), unseen speakers
     new engine     valid_new_engine_corpus.json: the same sentences in festival's voices, an engine no
